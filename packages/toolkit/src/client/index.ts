@@ -1,0 +1,2 @@
+export * from './service-caller.js';
+export * from './upstream.js';

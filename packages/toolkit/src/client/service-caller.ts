@@ -1,0 +1,38 @@
+import type { IncomingHttpHeaders } from 'node:http';
+
+export type HttpMethod = 'GET' | 'HEAD' | 'POST' | 'PUT' | 'PATCH' | 'DELETE' | 'OPTIONS';
+
+export interface ServiceRequest {
+  method: HttpMethod;
+  /** Path with query string, e.g. `/users/42?x=1`. */
+  path: string;
+  headers?: Record<string, string>;
+  /** Sent as JSON when an object; as-is when a string or Buffer. */
+  body?: unknown;
+  /** Per-attempt timeout in ms (default from the client's config). */
+  timeoutMs?: number;
+  /** Key for the consistent_hash strategy. */
+  key?: string;
+  /** Request id / trace context to propagate; taken from here when not in headers. */
+  requestId?: string;
+  traceparent?: string;
+}
+
+export interface ServiceResponse<T = unknown> {
+  status: number;
+  headers: IncomingHttpHeaders;
+  /** Parsed JSON when the response is JSON, otherwise the text; undefined when empty. */
+  body: T;
+  /** The instance that answered. */
+  instanceId: string;
+}
+
+/**
+ * What a service needs to call another service. The ServiceClient implements it over discovery,
+ * balancing, breakers and pooled HTTP; tests may use a tiny implementation over `fastify.inject`.
+ * Network-level failures reject with a MeshError (NO_HEALTHY_INSTANCE, UPSTREAM_FAILED,
+ * UPSTREAM_TIMEOUT); any HTTP status, 4xx or 5xx, resolves.
+ */
+export interface ServiceCaller {
+  call<T = unknown>(service: string, request: ServiceRequest): Promise<ServiceResponse<T>>;
+}

@@ -1,0 +1,47 @@
+import type { IncomingHttpHeaders } from 'node:http';
+import type { Readable } from 'node:stream';
+import type { ServiceInstance } from '../registry/instance.js';
+import type { ServiceCaller } from './service-caller.js';
+
+/** A request forwarded as bytes (the gateway's proxy path). */
+export interface RawServiceRequest {
+  method: string;
+  /** Path with query string. */
+  path: string;
+  /** Already stripped of hop-by-hop headers by the caller. */
+  headers: Record<string, string | string[]>;
+  body?: Buffer | string | Readable | null;
+  /** Per-attempt timeout in ms. */
+  timeoutMs?: number;
+  key?: string;
+  signal?: AbortSignal;
+}
+
+/** An upstream answer whose body is still a stream: consume it or destroy it. */
+export interface UpstreamResponse {
+  statusCode: number;
+  headers: IncomingHttpHeaders;
+  body: Readable;
+  instance: ServiceInstance;
+}
+
+export type CircuitStateName = 'closed' | 'open' | 'half_open';
+
+export interface InstanceSnapshot {
+  instance: ServiceInstance;
+  circuit: CircuitStateName;
+  inFlight: number;
+}
+
+export interface ServiceSnapshot {
+  name: string;
+  instances: InstanceSnapshot[];
+}
+
+/** The full client: JSON calls for services, raw dispatch for the gateway, and its view for /registry. */
+export interface ServiceDispatcher extends ServiceCaller {
+  dispatch(service: string, request: RawServiceRequest): Promise<UpstreamResponse>;
+  /** Every known service and instance (healthy or not) with the client's breaker and load state. */
+  snapshot(): ServiceSnapshot[];
+  close(): Promise<void>;
+}

@@ -1,0 +1,33 @@
+import net from 'node:net';
+
+/**
+ * Suites that need a real backend run whenever it answers. Under CI (`CI=true`, set by `.ci/run`,
+ * which starts the backends) a missing backend fails the suite instead of skipping it.
+ */
+export const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
+
+function answers(url: string, defaultPort: number): Promise<boolean> {
+  const u = new URL(url);
+  return new Promise((resolve) => {
+    const socket = net.connect({ host: u.hostname, port: Number(u.port || defaultPort) });
+    const done = (ok: boolean) => {
+      socket.destroy();
+      resolve(ok);
+    };
+    socket.setTimeout(500, () => done(false));
+    socket.once('connect', () => done(true));
+    socket.once('error', () => done(false));
+  });
+}
+
+export const required = process.env.CI === 'true' || process.env.CI === '1';
+
+async function backend(name: string, url: string, port: number): Promise<boolean> {
+  const up = await answers(url, port);
+  if (!up && required) throw new Error(`${name} at ${url} does not answer, and CI requires it`);
+  if (!up) console.warn(`skipping ${name} suites: ${url} does not answer`);
+  return up;
+}
+
+/** Use as `describe.runIf(await redisUp())(...)`. */
+export const redisUp = () => backend('Redis', REDIS_URL, 6379);
