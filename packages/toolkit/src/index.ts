@@ -1,5 +1,6 @@
 export * from './clock.js';
 export * from './errors.js';
+export * from './wire/index.js';
 export * from './registry/index.js';
 export * from './discovery/index.js';
 export * from './balancing/index.js';
