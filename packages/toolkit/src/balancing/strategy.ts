@@ -2,7 +2,7 @@ import type { ServiceInstance } from '../registry/instance.js';
 
 /**
  * What a strategy sees of one instance: identity, weight, and the load the client measured.
- * Strategies only choose; measuring load lives in `load.ts` (tower's split of load and balance).
+ * Strategies only choose; the client measures load (in-flight counts, `PeakEwma`): tower's split.
  */
 export interface Candidate {
   readonly instance: ServiceInstance;

@@ -1,1 +1,1 @@
-export {};
+export * from './circuit-breaker.js';

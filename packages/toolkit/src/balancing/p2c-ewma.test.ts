@@ -1,0 +1,51 @@
+import { describe, expect, it } from 'vitest';
+import type { ServiceInstance } from '../registry/instance.js';
+import { P2cEwmaStrategy } from './p2c-ewma.js';
+import type { Candidate } from './strategy.js';
+
+function candidate(id: string, load: { weight?: number; inFlight?: number; cost?: number } = {}): Candidate {
+  const instance: ServiceInstance = {
+    id,
+    service: 'svc',
+    version: '1.0.0',
+    host: '127.0.0.1',
+    port: 1,
+    weight: load.weight ?? 1,
+    tags: [],
+    meta: {},
+    status: 'healthy',
+    registeredAt: 0,
+    lastHeartbeat: 0,
+  };
+  return { instance, inFlight: load.inFlight ?? 0, cost: () => load.cost ?? 0 };
+}
+
+describe('P2cEwmaStrategy', () => {
+  it('of the two drawn, keeps the cheaper', () => {
+    // Draws index 0 of 3, then index 1 of the 2 others (→ c).
+    const values = [0, 0.5];
+    const p2c = new P2cEwmaStrategy(() => values.shift() ?? 0);
+    const list = [candidate('a', { cost: 50 }), candidate('b', { cost: 1 }), candidate('c', { cost: 10 })];
+    expect(p2c.pick(list, {}).instance.id).toBe('c');
+  });
+
+  it('never draws the same candidate twice', () => {
+    const p2c = new P2cEwmaStrategy(() => 0);
+    const list = [candidate('a', { cost: 5 }), candidate('b', { cost: 1 })];
+    expect(p2c.pick(list, {}).instance.id).toBe('b');
+  });
+
+  it('the most expensive instance is never picked when there are at least two', () => {
+    const p2c = new P2cEwmaStrategy();
+    const list = [candidate('a', { cost: 1 }), candidate('b', { cost: 2 }), candidate('slow', { cost: 100 })];
+    const picks = new Set(Array.from({ length: 300 }, () => p2c.pick(list, {}).instance.id));
+    expect(picks.has('slow')).toBe(false);
+    expect(picks).toEqual(new Set(['a', 'b']));
+  });
+
+  it('returns the only candidate', () => {
+    const p2c = new P2cEwmaStrategy();
+    const only = candidate('a');
+    expect(p2c.pick([only], {})).toBe(only);
+  });
+});

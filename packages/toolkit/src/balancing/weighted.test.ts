@@ -1,0 +1,72 @@
+import { describe, expect, it } from 'vitest';
+import type { ServiceInstance } from '../registry/instance.js';
+import type { Candidate } from './strategy.js';
+import { WeightedStrategy } from './weighted.js';
+
+function candidate(id: string, load: { weight?: number; inFlight?: number; cost?: number } = {}): Candidate {
+  const instance: ServiceInstance = {
+    id,
+    service: 'svc',
+    version: '1.0.0',
+    host: '127.0.0.1',
+    port: 1,
+    weight: load.weight ?? 1,
+    tags: [],
+    meta: {},
+    status: 'healthy',
+    registeredAt: 0,
+    lastHeartbeat: 0,
+  };
+  return { instance, inFlight: load.inFlight ?? 0, cost: () => load.cost ?? 0 };
+}
+
+describe('WeightedStrategy (smooth weighted round robin)', () => {
+  it('weights 1:2:3 give exactly 100/200/300 of 600 picks', () => {
+    const w = new WeightedStrategy();
+    const list = [candidate('a', { weight: 1 }), candidate('b', { weight: 2 }), candidate('c', { weight: 3 })];
+    const counts: Record<string, number> = { a: 0, b: 0, c: 0 };
+    for (let i = 0; i < 600; i++) {
+      const id = w.pick(list, {}).instance.id;
+      counts[id] = (counts[id] ?? 0) + 1;
+    }
+    expect(counts).toEqual({ a: 100, b: 200, c: 300 });
+  });
+
+  it('interleaves: the heaviest never comes three times in a row', () => {
+    const w = new WeightedStrategy();
+    const list = [candidate('a', { weight: 1 }), candidate('b', { weight: 2 }), candidate('c', { weight: 3 })];
+    const picks = Array.from({ length: 60 }, () => w.pick(list, {}).instance.id).join('');
+    expect(picks.slice(0, 6)).toBe('cbacbc');
+    expect(picks).not.toContain('ccc');
+  });
+
+  it("matches nginx's documented sequence for weights 5:1:1", () => {
+    const w = new WeightedStrategy();
+    const list = [candidate('a', { weight: 5 }), candidate('b', { weight: 1 }), candidate('c', { weight: 1 })];
+    const picks = Array.from({ length: 7 }, () => w.pick(list, {}).instance.id).join('');
+    expect(picks).toBe('aabacaa');
+  });
+
+  it('keeps state by instance id when the list changes order or loses a member', () => {
+    const w = new WeightedStrategy();
+    const a = candidate('a', { weight: 1 });
+    const b = candidate('b', { weight: 3 });
+    const c = candidate('c', { weight: 2 });
+    for (let i = 0; i < 5; i++) w.pick([a, b, c], {});
+    const counts: Record<string, number> = { a: 0, b: 0 };
+    // Reordered and without c: a and b still share 1:3.
+    for (let i = 0; i < 400; i++) {
+      const id = w.pick([b, a], {}).instance.id;
+      counts[id] = (counts[id] ?? 0) + 1;
+    }
+    expect(Math.abs((counts.a ?? 0) - 100)).toBeLessThanOrEqual(2);
+    expect(Math.abs((counts.b ?? 0) - 300)).toBeLessThanOrEqual(2);
+  });
+
+  it('treats a missing or non-positive weight as 1', () => {
+    const w = new WeightedStrategy();
+    const list = [candidate('a', { weight: 0 }), candidate('b', { weight: Number.NaN })];
+    const picks = Array.from({ length: 4 }, () => w.pick(list, {}).instance.id);
+    expect(picks.filter((p) => p === 'a')).toHaveLength(2);
+  });
+});
