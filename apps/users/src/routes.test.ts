@@ -1,0 +1,268 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { isUuid, ManualClock, type ServiceHandle } from '@meshkit/toolkit';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { createUsersApp } from './main.js';
+
+const john = { name: 'John Doe', email: 'john@example.com' };
+const unknownId = '0190a000-0000-7000-8000-000000000099';
+
+let dataDir: string;
+let clock: ManualClock;
+let handle: ServiceHandle;
+
+const open = () => createUsersApp({ dataDir, service: { port: 0, logger: false, clock } });
+
+beforeEach(async () => {
+  dataDir = await mkdtemp(join(tmpdir(), 'meshkit-users-'));
+  clock = new ManualClock(1_700_000_000_000);
+  handle = await open();
+});
+
+afterEach(async () => {
+  await handle.stop();
+  await rm(dataDir, { recursive: true, force: true });
+});
+
+type Json = Record<string, unknown>;
+
+async function send(method: 'GET' | 'POST' | 'PUT' | 'DELETE', url: string, payload?: unknown) {
+  const res = await handle.app.inject(
+    payload === undefined
+      ? { method, url }
+      : { method, url, headers: { 'content-type': 'application/json' }, payload: JSON.stringify(payload) },
+  );
+  return { status: res.statusCode, headers: res.headers, body: res.body ? (res.json() as Json) : undefined, raw: res };
+}
+
+async function createUser(body: Json = john): Promise<Json> {
+  const res = await send('POST', '/users', body);
+  expect(res.status).toBe(201);
+  return res.body as Json;
+}
+
+/** Every user, following the Link headers from the first page. */
+async function allUsers(limit = 1000): Promise<Json[]> {
+  const seen: Json[] = [];
+  let url: string | undefined = `/users?limit=${limit}`;
+  while (url) {
+    const res = await handle.app.inject({ method: 'GET', url });
+    expect(res.statusCode).toBe(200);
+    seen.push(...(res.json() as Json[]));
+    const link = res.headers.link as string | undefined;
+    url = link?.match(/^<([^>]+)>; rel="next"$/)?.[1];
+  }
+  return seen;
+}
+
+function expectProblem(res: Awaited<ReturnType<typeof send>>, status: number) {
+  expect(res.status).toBe(status);
+  expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
+  expect(res.body).toMatchObject({ status, title: expect.any(String), detail: expect.any(String) });
+}
+
+describe('POST /users', () => {
+  it('creates the seed user: 201 with id, name, email and epoch-second times', async () => {
+    const res = await send('POST', '/users', john);
+    expect(res.status).toBe(201);
+    expect(res.headers['content-type']).toMatch(/^application\/json/);
+    expect(res.body).toEqual({ id: expect.any(String), ...john, created_at: 1_700_000_000, updated_at: 1_700_000_000 });
+    expect(isUuid(res.body?.id as string)).toBe(true);
+    expect((await send('GET', `/users/${res.body?.id}`)).body).toEqual(res.body);
+  });
+
+  it('keeps a name as sent, surrounding spaces included', async () => {
+    expect((await createUser({ name: '  Ann  ', email: 'ann@example.com' })).name).toBe('  Ann  ');
+  });
+
+  const bad: [string, unknown][] = [
+    ['no name', { email: 'john@example.com' }],
+    ['no email', { name: 'John Doe' }],
+    ['an empty name', { name: '', email: 'john@example.com' }],
+    ['a whitespace-only name', { name: ' \t ', email: 'john@example.com' }],
+    ['a 201-character name', { name: 'x'.repeat(201), email: 'john@example.com' }],
+    ['a number for a name', { name: 12, email: 'john@example.com' }],
+    ['a null name', { name: null, email: 'john@example.com' }],
+    ['an invalid email', { name: 'John Doe', email: 'not-an-email' }],
+    ['an email with a space', { name: 'John Doe', email: 'john doe@example.com' }],
+    ['a 255-character email', { name: 'John Doe', email: `${'a'.repeat(64)}@${'b'.repeat(63)}.${'c'.repeat(63)}.${'d'.repeat(62)}` }],
+    ['an unknown field', { ...john, admin: true }],
+    ['a client-chosen id', { ...john, id: unknownId }],
+    ['a client-chosen created_at', { ...john, created_at: 1 }],
+    ['an array body', [john]],
+    ['a string body', 'John Doe'],
+  ];
+  it.each(bad)('refuses %s with a 400 problem and stores nothing', async (_what, body) => {
+    expectProblem(await send('POST', '/users', body), 400);
+    expect(await allUsers()).toEqual([]);
+  });
+
+  it('refuses malformed JSON (400) and a non-JSON content type (415)', async () => {
+    const broken = await handle.app.inject({
+      method: 'POST',
+      url: '/users',
+      headers: { 'content-type': 'application/json' },
+      payload: '{"name": "John Doe",',
+    });
+    expect(broken.statusCode).toBe(400);
+    expect(broken.headers['content-type']).toMatch(/^application\/problem\+json/);
+    const form = await handle.app.inject({
+      method: 'POST',
+      url: '/users',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      payload: 'name=John&email=john%40example.com',
+    });
+    expect(form.statusCode).toBe(415);
+    expect(await allUsers()).toEqual([]);
+  });
+
+  it('accepts a 200-character name and a 254-character email', async () => {
+    const email = `${'a'.repeat(64)}@${'b'.repeat(63)}.${'c'.repeat(63)}.${'d'.repeat(61)}`;
+    const user = await createUser({ name: 'x'.repeat(200), email });
+    expect(user.email).toBe(email);
+  });
+
+  it('refuses an email another user has in any letter case: 409, nothing stored', async () => {
+    const first = await createUser();
+    expectProblem(await send('POST', '/users', { name: 'Other', email: 'JOHN@Example.COM' }), 409);
+    expect(await allUsers()).toEqual([first]);
+  });
+
+  it('lets only one of many concurrent sign-ups with one email through', async () => {
+    const results = await Promise.all(
+      Array.from({ length: 20 }, (_, i) => send('POST', '/users', { name: `J${i}`, email: i % 2 ? 'x@e.com' : 'X@E.com' })),
+    );
+    expect(results.filter((r) => r.status === 201)).toHaveLength(1);
+    expect(results.filter((r) => r.status === 409)).toHaveLength(19);
+    expect(await allUsers()).toHaveLength(1);
+  });
+});
+
+describe('GET /users/{id}', () => {
+  it('is 404 for an unknown id and for an id that is not a UUID', async () => {
+    expectProblem(await send('GET', `/users/${unknownId}`), 404);
+    expectProblem(await send('GET', '/users/not-a-uuid'), 404);
+    expectProblem(await send('GET', `/users/${unknownId.toUpperCase()}`), 404);
+  });
+});
+
+describe('GET /users', () => {
+  it('is an empty array without users, and no Link', async () => {
+    const res = await send('GET', '/users');
+    expect(res.status).toBe(200);
+    expect(res.raw.json()).toEqual([]);
+    expect(res.headers.link).toBeUndefined();
+  });
+
+  it('visits every user exactly once across pages, in id order, with a correct Link', async () => {
+    const created: Json[] = [];
+    for (let i = 0; i < 23; i++) created.push(await createUser({ name: `User ${i}`, email: `u${i}@example.com` }));
+
+    const first = await handle.app.inject({ method: 'GET', url: '/users?limit=5' });
+    expect(first.json()).toHaveLength(5);
+    const lastOnFirst = (first.json() as Json[])[4]?.id;
+    expect(first.headers.link).toBe(`</users?limit=5&after=${lastOnFirst}>; rel="next"`);
+
+    const walked = await allUsers(5);
+    expect(walked).toHaveLength(23);
+    expect(walked.map((u) => u.id)).toEqual(created.map((u) => u.id).sort());
+    expect(new Set(walked.map((u) => u.id)).size).toBe(23);
+    expect(walked).toEqual(expect.arrayContaining(created));
+
+    // exactly limit rows left: the last page has no Link
+    const tail = await handle.app.inject({ method: 'GET', url: `/users?limit=3&after=${walked[19]?.id}` });
+    expect(tail.json()).toHaveLength(3);
+    expect(tail.headers.link).toBeUndefined();
+  });
+
+  it('pages 100 at a time by default', async () => {
+    for (let i = 0; i < 101; i++) await createUser({ name: `User ${i}`, email: `u${i}@example.com` });
+    const res = await handle.app.inject({ method: 'GET', url: '/users' });
+    expect(res.json()).toHaveLength(100);
+    expect(res.headers.link).toMatch(/^<\/users\?limit=100&after=[0-9a-f-]{36}>; rel="next"$/);
+  });
+
+  it.each(['limit=0', 'limit=1001', 'limit=abc', 'limit=-1', 'limit=1.5', 'after=nope', 'color=red'])(
+    'refuses ?%s with a 400 problem',
+    async (query) => {
+      expectProblem(await send('GET', `/users?${query}`), 400);
+    },
+  );
+});
+
+describe('PUT /users/{id}', () => {
+  it('changes only the fields given, and moves updated_at', async () => {
+    const user = await createUser();
+    clock.advance(1500);
+    const renamed = await send('PUT', `/users/${user.id}`, { name: 'Jane Doe' });
+    expect(renamed.status).toBe(200);
+    expect(renamed.body).toEqual({ ...user, name: 'Jane Doe', updated_at: 1_700_000_001.5 });
+
+    const moved = await send('PUT', `/users/${user.id}`, { email: 'jane@example.com' });
+    expect(moved.body).toEqual({ ...user, name: 'Jane Doe', email: 'jane@example.com', updated_at: 1_700_000_001.5 });
+    expect((await send('GET', `/users/${user.id}`)).body).toEqual(moved.body);
+  });
+
+  const bad: [string, unknown][] = [
+    ['an empty body', {}],
+    ['an id', { id: unknownId }],
+    ['a created_at', { created_at: 1 }],
+    ['a known field with an unknown one', { name: 'Jane', role: 'admin' }],
+    ['a blank name', { name: '   ' }],
+    ['a 201-character name', { name: 'x'.repeat(201) }],
+    ['an invalid email', { email: 'jane' }],
+    ['a null email', { email: null }],
+  ];
+  it.each(bad)('refuses %s with a 400 problem and changes nothing', async (_what, body) => {
+    const user = await createUser();
+    expectProblem(await send('PUT', `/users/${user.id}`, body), 400);
+    expect(await allUsers()).toEqual([user]);
+  });
+
+  it('refuses another user’s email in any case (409) but lets a user re-case their own', async () => {
+    const john1 = await createUser();
+    const jane = await createUser({ name: 'Jane', email: 'jane@example.com' });
+    expectProblem(await send('PUT', `/users/${jane.id}`, { email: 'John@Example.com' }), 409);
+    expect((await send('GET', `/users/${jane.id}`)).body).toEqual(jane);
+    const recased = await send('PUT', `/users/${john1.id}`, { email: 'JOHN@example.com' });
+    expect(recased.status).toBe(200);
+    expect(recased.body?.email).toBe('JOHN@example.com');
+  });
+
+  it('is 404 for an unknown or malformed id', async () => {
+    expectProblem(await send('PUT', `/users/${unknownId}`, { name: 'X' }), 404);
+    expectProblem(await send('PUT', '/users/123', { name: 'X' }), 404);
+  });
+});
+
+describe('DELETE /users/{id}', () => {
+  it('deletes with the seed’s message, then is 404, and frees the email', async () => {
+    const user = await createUser();
+    const res = await send('DELETE', `/users/${user.id}`);
+    expect(res.status).toBe(200);
+    expect(res.body).toEqual({ message: 'User deleted successfully' });
+    expectProblem(await send('GET', `/users/${user.id}`), 404);
+    expectProblem(await send('DELETE', `/users/${user.id}`), 404);
+    expectProblem(await send('DELETE', '/users/nope'), 404);
+    await createUser({ name: 'John again', email: 'JOHN@example.com' });
+  });
+});
+
+describe('restart', () => {
+  it('keeps users across close and reopen of the same data dir', async () => {
+    const user = await createUser();
+    await handle.stop();
+    handle = await open();
+    expect((await send('GET', `/users/${user.id}`)).body).toEqual(user);
+    expectProblem(await send('POST', '/users', { name: 'Dup', email: 'john@EXAMPLE.com' }), 409);
+  });
+});
+
+describe('readiness', () => {
+  it('pings the database once started', async () => {
+    await handle.start();
+    const res = await send('GET', '/health/ready');
+    expect(res.status).toBe(200);
+  });
+});
