@@ -1,0 +1,27 @@
+import type { ServiceCaller } from '@meshkit/toolkit';
+import { type RequestContext, traceOf } from '../request-context.js';
+import { unexpectedAnswer } from './unexpected-answer.js';
+
+export const USERS_SERVICE = 'user-service';
+
+/** The orders service's view of users: only whether one exists. */
+export interface UserDirectory {
+  /** True on 200, false on 404; any other outcome rejects with a MeshError. */
+  exists(userId: string, ctx?: RequestContext): Promise<boolean>;
+}
+
+export function userDirectory(caller: ServiceCaller): UserDirectory {
+  return {
+    async exists(userId, ctx = {}) {
+      const res = await caller.call(USERS_SERVICE, {
+        method: 'GET',
+        path: `/users/${encodeURIComponent(userId)}`,
+        ...traceOf(ctx),
+      });
+      if (res.status === 200) return true;
+      if (res.status === 404) return false;
+      throw unexpectedAnswer(USERS_SERVICE, `GET /users/${userId}`, res);
+    },
+  };
+}
+
