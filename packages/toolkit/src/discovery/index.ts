@@ -1,1 +1,2 @@
 export * from './instance-source.js';
+export * from './discovery.js';

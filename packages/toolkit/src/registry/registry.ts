@@ -28,5 +28,7 @@ export interface Registry {
   services(): Promise<string[]>;
   /** Subscribes to changes; returns the unsubscribe function. Delivery is best effort: resync too. */
   watch(listener: RegistryListener): () => void;
+  /** Resolves once the change feed is live (Redis subscribes asynchronously). Optional. */
+  watchReady?(): Promise<void>;
   close(): Promise<void>;
 }
