@@ -1,1 +1,5 @@
-export {};
+export { createGateway, GATEWAY_NAME, type GatewayHandle, type GatewayOptions } from './gateway.js';
+export { createGatewayApp, DEFAULT_GATEWAY_PORT, type GatewayAppOptions } from './main.js';
+export { compileRoutes, defaultRoutes, matchRoute, type Route, validateRoutes } from './route-table.js';
+export { type RegistryInstanceView, type RegistryView, registryView } from './registry-view.js';
+export { isValidTraceparent, newTraceparent } from './headers.js';

@@ -1,1 +1,2 @@
-export {};
+export * from './store.js';
+export * from './sqlite-store.js';

@@ -1,0 +1,122 @@
+import { randomUUID } from 'node:crypto';
+import type { AddressInfo } from 'node:net';
+import {
+  createServiceApp,
+  MeshError,
+  systemClock,
+  type Clock,
+  type ServiceApp,
+  type ServiceDispatcher,
+} from '@meshkit/toolkit';
+import type { FastifyBaseLogger } from 'fastify';
+import { proxyPlugin } from './proxy.js';
+import { registryRoute } from './registry-view.js';
+import { defaultRoutes, validateRoutes, type Route } from './route-table.js';
+
+export const GATEWAY_NAME = 'api-gateway';
+
+export interface GatewayOptions {
+  client: ServiceDispatcher;
+  /** Port to listen on; 0 picks a free one. */
+  port: number;
+  /** Address to bind. Default `127.0.0.1`. */
+  host?: string;
+  /** Default: users, products and orders (`defaultRoutes`). */
+  routes?: Route[];
+  /** A pino logger, or false for silence. */
+  logger?: FastifyBaseLogger | false;
+  /** Origins allowed cross-origin access. Default none. */
+  corsOrigins?: string[];
+  /** Max request body in bytes. Default 1 MiB (larger is 413). */
+  bodyLimit?: number;
+  /** Per-attempt upstream timeout in ms (504 past it). Default: the client's. */
+  requestTimeoutMs?: number;
+  clock?: Clock;
+}
+
+export interface GatewayHandle {
+  readonly app: ServiceApp;
+  /** `http://host:port` once started. */
+  readonly url: string;
+  start(): Promise<void>;
+  /** Finishes in-flight requests, then closes. Idempotent. */
+  stop(): Promise<void>;
+}
+
+const healthStatus = { created: 'starting', running: 'healthy', stopping: 'draining' } as const;
+
+/** Paths the gateway answers itself; no route may take them over. */
+const ownPaths = ['/health', '/registry'];
+
+/**
+ * The public edge: its own `/`, health and `/registry`, and every method under each route prefix
+ * proxied to a healthy instance of the owning service. It is not itself registered: nothing calls it
+ * through the mesh.
+ */
+export async function createGateway(options: GatewayOptions): Promise<GatewayHandle> {
+  const routes = options.routes ?? defaultRoutes;
+  validateRoutes(routes);
+  for (const r of routes) {
+    const own = ownPaths.find((p) => r.prefix === p || r.prefix.startsWith(`${p}/`));
+    if (own !== undefined) throw new Error(`route prefix ${r.prefix} collides with the gateway's own ${own}`);
+  }
+  const clock = options.clock ?? systemClock;
+  const host = options.host ?? '127.0.0.1';
+  const id = randomUUID();
+  let state: 'created' | 'running' | 'stopping' = 'created';
+
+  const app = createServiceApp({
+    logger: options.logger,
+    bodyLimit: options.bodyLimit,
+    corsOrigins: options.corsOrigins,
+  });
+
+  app.get('/', async () => ({ message: 'API Gateway', status: 'running' }));
+  // The services' health shapes (the seed's `/health`: status, service_id, epoch-seconds timestamp).
+  app.get('/health', async () => ({
+    status: healthStatus[state],
+    service: GATEWAY_NAME,
+    service_id: id,
+    timestamp: clock.now() / 1000,
+  }));
+  app.get('/health/live', async () => ({ status: 'ok' }));
+  app.get('/health/ready', async () => {
+    if (state === 'stopping') {
+      throw new MeshError('SERVICE_DRAINING', 'the gateway is shutting down', { retryAfter: 1 });
+    }
+    if (state === 'created') {
+      throw new MeshError('NO_HEALTHY_INSTANCE', 'the gateway has not started yet', { retryAfter: 1 });
+    }
+    return { status: 'ready' };
+  });
+  registryRoute(app, options.client);
+  app.register(proxyPlugin, {
+    client: options.client,
+    routes,
+    requestTimeoutMs: options.requestTimeoutMs,
+  });
+
+  let url = '';
+  let stopping: Promise<void> | undefined;
+  return {
+    app,
+    get url() {
+      return url;
+    },
+    async start() {
+      await app.listen({ port: options.port, host });
+      const address = app.server.address() as AddressInfo;
+      const shown = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host;
+      url = `http://${shown}:${address.port}`;
+      state = 'running';
+    },
+    stop() {
+      stopping ??= (async () => {
+        state = 'stopping';
+        // Fastify's close stops accepting, lets in-flight requests finish, then resolves.
+        await app.close();
+      })();
+      return stopping;
+    },
+  };
+}

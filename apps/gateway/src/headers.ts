@@ -1,0 +1,135 @@
+import { randomBytes } from 'node:crypto';
+import type { IncomingHttpHeaders } from 'node:http';
+
+export type HeaderMap = Record<string, string | string[]>;
+
+/** Headers that describe one connection, not the message (RFC 9110 §7.6.1), never forwarded. */
+export const hopByHopHeaders: ReadonlySet<string> = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-authenticate',
+  'proxy-authorization',
+  'proxy-connection', // non-standard, still sent by some clients
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+]);
+
+/**
+ * Request headers the gateway sets itself rather than copying: `host` names the upstream (the
+ * client sets it), `content-length` follows the buffered body, `expect` was answered here.
+ */
+const replacedOnRequest: ReadonlySet<string> = new Set([
+  'host',
+  'content-length',
+  'expect',
+  'x-request-id',
+  'x-forwarded-for',
+  'x-forwarded-host',
+  'x-forwarded-proto',
+  'traceparent',
+  'tracestate',
+]);
+
+/** Lower-case names listed in `Connection`: the sender declares them hop-by-hop too. */
+function connectionListed(value: string | string[] | undefined): Set<string> {
+  const listed = new Set<string>();
+  if (value === undefined) return listed;
+  for (const v of Array.isArray(value) ? value : [value]) {
+    for (const token of v.split(',')) {
+      const name = token.trim().toLowerCase();
+      if (name !== '') listed.add(name);
+    }
+  }
+  return listed;
+}
+
+function copyEndToEnd(headers: IncomingHttpHeaders, skip: ReadonlySet<string>): HeaderMap {
+  const listed = connectionListed(headers.connection);
+  const out: HeaderMap = {};
+  for (const [name, value] of Object.entries(headers)) {
+    if (value === undefined) continue;
+    const lower = name.toLowerCase();
+    if (hopByHopHeaders.has(lower) || listed.has(lower) || skip.has(lower)) continue;
+    out[lower] = value;
+  }
+  return out;
+}
+
+/** The end-to-end headers of a message: hop-by-hop ones and those named in `Connection` removed. */
+export function stripHopByHop(headers: IncomingHttpHeaders): HeaderMap {
+  return copyEndToEnd(headers, new Set());
+}
+
+const TRACEPARENT = /^([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})(-.*)?$/;
+
+/** W3C Trace Context `traceparent` validity: known layout, no all-zero ids, version not ff. */
+export function isValidTraceparent(value: string): boolean {
+  const m = TRACEPARENT.exec(value);
+  if (m === null) return false;
+  const [, version, traceId, parentId, , rest] = m;
+  if (version === 'ff') return false;
+  if (version === '00' && rest !== undefined) return false;
+  return !/^0+$/.test(traceId ?? '') && !/^0+$/.test(parentId ?? '');
+}
+
+/** A fresh sampled trace: `00-<32 hex trace id>-<16 hex parent id>-01`. */
+export function newTraceparent(): string {
+  let traceId = randomBytes(16).toString('hex');
+  let parentId = randomBytes(8).toString('hex');
+  // All zeros is invalid; the chance is 2^-128, but the fix costs one comparison.
+  if (/^0+$/.test(traceId)) traceId = `${traceId.slice(1)}1`;
+  if (/^0+$/.test(parentId)) parentId = `${parentId.slice(1)}1`;
+  return `00-${traceId}-${parentId}-01`;
+}
+
+function single(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value[0] : value;
+}
+
+export interface ForwardContext {
+  /** This request's id, sent upstream as `x-request-id`. */
+  requestId: string;
+  /** The client's address, appended to `x-forwarded-for`. */
+  remoteAddress: string | undefined;
+  /** The protocol the client used to reach the gateway. */
+  protocol: 'http' | 'https';
+}
+
+/**
+ * The headers sent upstream for a client request: end-to-end headers only, the request id, the
+ * trace context (passed through when valid, otherwise a new trace whose stale tracestate is
+ * dropped), and `x-forwarded-*` describing the client's view.
+ */
+export function upstreamRequestHeaders(incoming: IncomingHttpHeaders, ctx: ForwardContext): HeaderMap {
+  const out = copyEndToEnd(incoming, replacedOnRequest);
+  out['x-request-id'] = ctx.requestId;
+
+  const traceparent = single(incoming.traceparent)?.trim();
+  if (traceparent !== undefined && isValidTraceparent(traceparent)) {
+    out.traceparent = traceparent;
+    const tracestate = incoming.tracestate;
+    if (tracestate !== undefined) out.tracestate = tracestate;
+  } else {
+    out.traceparent = newTraceparent();
+  }
+
+  const priorFor = incoming['x-forwarded-for'];
+  const prior = (Array.isArray(priorFor) ? priorFor.join(', ') : priorFor)?.trim();
+  if (ctx.remoteAddress !== undefined) {
+    out['x-forwarded-for'] = prior ? `${prior}, ${ctx.remoteAddress}` : ctx.remoteAddress;
+  } else if (prior) {
+    out['x-forwarded-for'] = prior;
+  }
+  // Host and proto are what this gateway saw: a client cannot claim another edge's view.
+  const host = single(incoming.host);
+  if (host !== undefined) out['x-forwarded-host'] = host;
+  out['x-forwarded-proto'] = ctx.protocol;
+  return out;
+}
+
+/** The headers returned to the client for an upstream response: end-to-end headers, unchanged. */
+export function clientResponseHeaders(upstream: IncomingHttpHeaders): HeaderMap {
+  return stripHopByHop(upstream);
+}

@@ -1,0 +1,89 @@
+import {
+  type Clock,
+  type InstanceSource,
+  ServiceClient,
+  type ServiceClientLogger,
+  type StrategyName,
+} from '@meshkit/toolkit';
+import type { FastifyBaseLogger } from 'fastify';
+import { createGateway, type GatewayHandle } from './gateway.js';
+import type { Route } from './route-table.js';
+
+export interface GatewayAppOptions {
+  /** Where instances come from: discovery over the registry, or a fixed list. */
+  source: InstanceSource;
+  /** Default 8000 (the seed's); 0 picks a free one. */
+  port?: number;
+  /** Default `127.0.0.1`. */
+  host?: string;
+  routes?: Route[];
+  /** Default `round_robin` (the seed's). */
+  strategy?: StrategyName;
+  strategies?: Record<string, StrategyName>;
+  /** Per-instance breakers. Defaults: 5 consecutive failures, open 60 s. */
+  breaker?: { threshold?: number; openMs?: number };
+  connectTimeoutMs?: number;
+  requestTimeoutMs?: number;
+  corsOrigins?: string[];
+  bodyLimit?: number;
+  /** A pino logger, or false for silence. */
+  logger?: FastifyBaseLogger | false;
+  clock?: Clock;
+}
+
+export const DEFAULT_GATEWAY_PORT = 8000;
+
+/** Wiring only: a ServiceClient over `source`, the gateway over the client; stop closes both. */
+export async function createGatewayApp(options: GatewayAppOptions): Promise<GatewayHandle> {
+  // The client logs through the gateway's logger (the given one, or the default pino), which only
+  // exists once the gateway is built.
+  let appLog: ServiceClientLogger | undefined;
+  const clientLog: ServiceClientLogger = {
+    debug: (obj, msg) => appLog?.debug(obj, msg),
+    warn: (obj, msg) => appLog?.warn(obj, msg),
+  };
+  const client = new ServiceClient({
+    source: options.source,
+    strategy: options.strategy,
+    strategies: options.strategies,
+    breaker: options.breaker,
+    connectTimeoutMs: options.connectTimeoutMs,
+    requestTimeoutMs: options.requestTimeoutMs,
+    clock: options.clock,
+    logger: clientLog,
+  });
+  let gateway: GatewayHandle;
+  try {
+    gateway = await createGateway({
+      client,
+      port: options.port ?? DEFAULT_GATEWAY_PORT,
+      host: options.host,
+      routes: options.routes,
+      logger: options.logger,
+      corsOrigins: options.corsOrigins,
+      bodyLimit: options.bodyLimit,
+      requestTimeoutMs: options.requestTimeoutMs,
+      clock: options.clock,
+    });
+  } catch (err) {
+    await client.close();
+    throw err;
+  }
+  appLog = gateway.app.log;
+
+  let stopping: Promise<void> | undefined;
+  return {
+    get app() {
+      return gateway.app;
+    },
+    get url() {
+      return gateway.url;
+    },
+    start: () => gateway.start(),
+    stop() {
+      // In-flight requests finish through the client before its pools close.
+      stopping ??= gateway.stop().finally(() => client.close());
+      return stopping;
+    },
+  };
+}

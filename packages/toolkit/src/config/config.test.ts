@@ -1,0 +1,128 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig } from './config.js';
+
+function failure(env: NodeJS.ProcessEnv): string {
+  try {
+    loadConfig(env);
+  } catch (err) {
+    expect(err).toBeInstanceOf(ConfigError);
+    const message = (err as Error).message;
+    expect(message).not.toContain('\n');
+    return message;
+  }
+  throw new Error('expected a ConfigError');
+}
+
+describe('loadConfig', () => {
+  it('has the documented defaults', () => {
+    expect(loadConfig({})).toEqual({
+      dataDir: './data',
+      gatewayPort: 8000,
+      host: '127.0.0.1',
+      logLevel: 'info',
+      registryTtlMs: 6000,
+      heartbeatMs: 2000,
+      balancer: 'round_robin',
+      balancers: {},
+      breakerThreshold: 5,
+      breakerOpenMs: 60_000,
+      connectTimeoutMs: 2000,
+      requestTimeoutMs: 10_000,
+      drainDelayMs: 0,
+      corsOrigins: [],
+      bodyLimit: 1_048_576,
+    });
+  });
+
+  it('reads every variable', () => {
+    const config = loadConfig({
+      REDIS_URL: 'rediss://user:pw@redis.internal:6380/2',
+      DATA_DIR: '/var/lib/meshkit',
+      GATEWAY_PORT: '9000',
+      PORT: '0',
+      HOST: '0.0.0.0',
+      ADVERTISE_HOST: 'users-1.internal',
+      LOG_LEVEL: 'DEBUG',
+      REGISTRY_TTL_MS: '3000',
+      HEARTBEAT_MS: '1000',
+      BALANCER: 'weighted',
+      BALANCER_PRODUCT_SERVICE: 'p2c_ewma',
+      BALANCER_USER_SERVICE: 'least_connections',
+      BREAKER_THRESHOLD: '3',
+      BREAKER_OPEN_MS: '5000',
+      CONNECT_TIMEOUT_MS: '500',
+      REQUEST_TIMEOUT_MS: '3000',
+      DRAIN_DELAY_MS: '250',
+      CORS_ORIGINS: 'https://shop.example, http://localhost:5173,',
+      BODY_LIMIT: '2048',
+    });
+    expect(config).toEqual({
+      redisUrl: 'rediss://user:pw@redis.internal:6380/2',
+      dataDir: '/var/lib/meshkit',
+      gatewayPort: 9000,
+      port: 0,
+      host: '0.0.0.0',
+      advertiseHost: 'users-1.internal',
+      logLevel: 'debug',
+      registryTtlMs: 3000,
+      heartbeatMs: 1000,
+      balancer: 'weighted',
+      balancers: { 'product-service': 'p2c_ewma', 'user-service': 'least_connections' },
+      breakerThreshold: 3,
+      breakerOpenMs: 5000,
+      connectTimeoutMs: 500,
+      requestTimeoutMs: 3000,
+      drainDelayMs: 250,
+      corsOrigins: ['https://shop.example', 'http://localhost:5173'],
+      bodyLimit: 2048,
+    });
+  });
+
+  it('treats empty variables as unset', () => {
+    expect(loadConfig({ GATEWAY_PORT: '', PORT: ' ', REDIS_URL: '' })).toMatchObject({ gatewayPort: 8000 });
+    expect(loadConfig({ PORT: '' }).port).toBeUndefined();
+  });
+
+  it.each([
+    [{ GATEWAY_PORT: 'abc' }, 'GATEWAY_PORT must be an integer from 0 to 65535, got "abc"'],
+    [{ GATEWAY_PORT: '65536' }, 'GATEWAY_PORT must be an integer from 0 to 65535, got "65536"'],
+    [{ PORT: '80.5' }, 'PORT must be an integer from 0 to 65535, got "80.5"'],
+    [{ REGISTRY_TTL_MS: '5s' }, 'REGISTRY_TTL_MS must be an integer from 100 to 3600000, got "5s"'],
+    [{ HEARTBEAT_MS: '-1' }, 'HEARTBEAT_MS must be an integer from 10 to 3600000, got "-1"'],
+    [{ HEARTBEAT_MS: '6000' }, 'HEARTBEAT_MS must be less than REGISTRY_TTL_MS (6000), got "6000"'],
+    [{ REGISTRY_TTL_MS: '1000' }, 'HEARTBEAT_MS must be less than REGISTRY_TTL_MS (1000), got "2000"'],
+    [{ LOG_LEVEL: 'verbose' }, 'LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent, got "verbose"'],
+    [
+      { BALANCER: 'fastest' },
+      'BALANCER must be one of round_robin, weighted, least_connections, random, p2c_ewma, consistent_hash, got "fastest"',
+    ],
+    [{ BALANCER_ORDER_SERVICE: 'rr' }, 'BALANCER_ORDER_SERVICE must be one of round_robin, weighted, least_connections, random, p2c_ewma, consistent_hash, got "rr"'],
+    [{ BREAKER_THRESHOLD: '0' }, 'BREAKER_THRESHOLD must be an integer from 1 to 1000, got "0"'],
+    [{ BREAKER_OPEN_MS: 'x' }, 'BREAKER_OPEN_MS must be an integer from 1 to 86400000, got "x"'],
+    [{ CONNECT_TIMEOUT_MS: '0' }, 'CONNECT_TIMEOUT_MS must be an integer from 1 to 600000, got "0"'],
+    [{ REQUEST_TIMEOUT_MS: '1e4' }, 'REQUEST_TIMEOUT_MS must be an integer from 1 to 3600000, got "1e4"'],
+    [{ DRAIN_DELAY_MS: '-5' }, 'DRAIN_DELAY_MS must be an integer from 0 to 600000, got "-5"'],
+    [{ BODY_LIMIT: '1MiB' }, 'BODY_LIMIT must be an integer from 1 to 1073741824, got "1MiB"'],
+    [{ REDIS_URL: 'localhost:6379' }, 'REDIS_URL must be a redis:// or rediss:// URL, got one with scheme "localhost:"'],
+    [{ REDIS_URL: 'not a url' }, 'REDIS_URL must be a redis:// or rediss:// URL, got a value that is not a URL'],
+    [
+      { CORS_ORIGINS: 'https://shop.example/' },
+      'CORS_ORIGINS entries must be "*" or an origin like https://shop.example (scheme, host, port; no path), got "https://shop.example/"',
+    ],
+    [
+      { DATABASE_URL: 'postgres://db/shop' },
+      'DATABASE_URL is set, but PostgreSQL support is not built yet: unset DATABASE_URL to keep SQLite files in DATA_DIR',
+    ],
+    [{ NATS_URL: 'nats://127.0.0.1:4222' }, 'NATS_URL is set, but NATS support is not built yet: unset NATS_URL to use the in-memory event bus'],
+  ])('refuses %o with one line naming the variable', (env, message) => {
+    expect(failure(env)).toBe(message);
+  });
+
+  it('never echoes a Redis URL, which may hold a password', () => {
+    expect(failure({ REDIS_URL: 'http://user:hunter2@redis:6379' })).not.toContain('hunter2');
+  });
+
+  it('keeps a bad value on one line', () => {
+    expect(failure({ GATEWAY_PORT: '80\n81' })).toBe('GATEWAY_PORT must be an integer from 0 to 65535, got "80 81"');
+  });
+});

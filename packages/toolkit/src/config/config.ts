@@ -1,0 +1,167 @@
+import { type StrategyName, strategyNames } from '../balancing/strategy.js';
+
+/** Bad configuration: the message is one line naming the variable, fit to print and exit on. */
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConfigError';
+  }
+}
+
+export const logLevels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export type LogLevel = (typeof logLevels)[number];
+
+/** Everything meshkit reads from the environment, checked once at start. */
+export interface MeshConfig {
+  /** Registry in Redis; absent: in-memory registry. */
+  redisUrl?: string;
+  dataDir: string;
+  gatewayPort: number;
+  /** A service's own port; absent: the service's default. */
+  port?: number;
+  host: string;
+  advertiseHost?: string;
+  logLevel: LogLevel;
+  registryTtlMs: number;
+  heartbeatMs: number;
+  balancer: StrategyName;
+  /** Per-service strategy, from `BALANCER_<SERVICE>` (`BALANCER_PRODUCT_SERVICE` → `product-service`). */
+  balancers: Record<string, StrategyName>;
+  breakerThreshold: number;
+  breakerOpenMs: number;
+  connectTimeoutMs: number;
+  requestTimeoutMs: number;
+  drainDelayMs: number;
+  corsOrigins: string[];
+  bodyLimit: number;
+}
+
+const HOUR_MS = 3_600_000;
+
+/** Reads and checks the configuration; throws ConfigError on the first bad variable. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): MeshConfig {
+  notBuiltYet(env, 'DATABASE_URL', 'PostgreSQL', 'to keep SQLite files in DATA_DIR');
+  notBuiltYet(env, 'NATS_URL', 'NATS', 'to use the in-memory event bus');
+
+  const read = (name: string): string | undefined => {
+    const value = env[name]?.trim();
+    return value === '' ? undefined : value;
+  };
+  const int = (name: string, fallback: number, min: number, max: number): number =>
+    integer(name, read(name), min, max) ?? fallback;
+
+  const registryTtlMs = int('REGISTRY_TTL_MS', 6000, 100, HOUR_MS);
+  const heartbeatMs = int('HEARTBEAT_MS', 2000, 10, HOUR_MS);
+  if (heartbeatMs >= registryTtlMs) {
+    throw new ConfigError(
+      `HEARTBEAT_MS must be less than REGISTRY_TTL_MS (${registryTtlMs}), got "${heartbeatMs}"`,
+    );
+  }
+
+  const config: MeshConfig = {
+    dataDir: read('DATA_DIR') ?? './data',
+    gatewayPort: int('GATEWAY_PORT', 8000, 0, 65535),
+    host: read('HOST') ?? '127.0.0.1',
+    logLevel: oneOf('LOG_LEVEL', read('LOG_LEVEL')?.toLowerCase(), logLevels) ?? 'info',
+    registryTtlMs,
+    heartbeatMs,
+    balancer: oneOf('BALANCER', read('BALANCER'), strategyNames) ?? 'round_robin',
+    balancers: serviceBalancers(env),
+    breakerThreshold: int('BREAKER_THRESHOLD', 5, 1, 1000),
+    breakerOpenMs: int('BREAKER_OPEN_MS', 60_000, 1, 24 * HOUR_MS),
+    connectTimeoutMs: int('CONNECT_TIMEOUT_MS', 2000, 1, 10 * 60_000),
+    requestTimeoutMs: int('REQUEST_TIMEOUT_MS', 10_000, 1, HOUR_MS),
+    drainDelayMs: int('DRAIN_DELAY_MS', 0, 0, 10 * 60_000),
+    corsOrigins: origins('CORS_ORIGINS', read('CORS_ORIGINS')),
+    bodyLimit: int('BODY_LIMIT', 1_048_576, 1, 1024 * 1_048_576),
+  };
+  const redisUrl = redis('REDIS_URL', read('REDIS_URL'));
+  if (redisUrl !== undefined) config.redisUrl = redisUrl;
+  const port = integer('PORT', read('PORT'), 0, 65535);
+  if (port !== undefined) config.port = port;
+  const advertiseHost = read('ADVERTISE_HOST');
+  if (advertiseHost !== undefined) config.advertiseHost = advertiseHost;
+  return config;
+}
+
+function notBuiltYet(env: NodeJS.ProcessEnv, name: string, what: string, instead: string): void {
+  if (env[name]?.trim()) {
+    throw new ConfigError(`${name} is set, but ${what} support is not built yet: unset ${name} ${instead}`);
+  }
+}
+
+function integer(name: string, raw: string | undefined, min: number, max: number): number | undefined {
+  if (raw === undefined) return undefined;
+  const n = /^-?[0-9]+$/.test(raw) ? Number(raw) : Number.NaN;
+  if (!Number.isSafeInteger(n) || n < min || n > max) {
+    throw new ConfigError(`${name} must be an integer from ${min} to ${max}, got ${shown(raw)}`);
+  }
+  return n;
+}
+
+function oneOf<T extends string>(name: string, raw: string | undefined, allowed: readonly T[]): T | undefined {
+  if (raw === undefined) return undefined;
+  if (!(allowed as readonly string[]).includes(raw)) {
+    throw new ConfigError(`${name} must be one of ${allowed.join(', ')}, got ${shown(raw)}`);
+  }
+  return raw as T;
+}
+
+/** `BALANCER_<SERVICE>=strategy`: the service name is the rest, lower-cased, `_` as `-`. */
+function serviceBalancers(env: NodeJS.ProcessEnv): Record<string, StrategyName> {
+  const out: Record<string, StrategyName> = {};
+  for (const [name, value] of Object.entries(env)) {
+    if (!name.startsWith('BALANCER_') || name.length === 'BALANCER_'.length) continue;
+    const strategy = oneOf(name, value?.trim() || undefined, strategyNames);
+    if (strategy === undefined) continue;
+    out[name.slice('BALANCER_'.length).toLowerCase().replaceAll('_', '-')] = strategy;
+  }
+  return out;
+}
+
+/** A Redis URL. Never echoed back: it may hold a password. */
+function redis(name: string, raw: string | undefined): string | undefined {
+  if (raw === undefined) return undefined;
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new ConfigError(`${name} must be a redis:// or rediss:// URL, got a value that is not a URL`);
+  }
+  if (url.protocol !== 'redis:' && url.protocol !== 'rediss:') {
+    throw new ConfigError(`${name} must be a redis:// or rediss:// URL, got one with scheme "${url.protocol}"`);
+  }
+  return raw;
+}
+
+/** A comma list of exact origins (`https://shop.example`, no path) or `*`. */
+function origins(name: string, raw: string | undefined): string[] {
+  if (raw === undefined) return [];
+  const list = raw
+    .split(',')
+    .map((o) => o.trim())
+    .filter((o) => o !== '');
+  for (const origin of list) {
+    if (origin !== '*' && !isOrigin(origin)) {
+      throw new ConfigError(
+        `${name} entries must be "*" or an origin like https://shop.example (scheme, host, port; no path), got ${shown(origin)}`,
+      );
+    }
+  }
+  return list;
+}
+
+function isOrigin(s: string): boolean {
+  try {
+    const url = new URL(s);
+    return (url.protocol === 'http:' || url.protocol === 'https:') && url.origin === s;
+  } catch {
+    return false;
+  }
+}
+
+/** A bad value, quoted on one line and kept short. */
+function shown(raw: string): string {
+  const oneLine = raw.replace(/[\r\n]+/g, ' ');
+  return JSON.stringify(oneLine.length > 80 ? `${oneLine.slice(0, 80)}…` : oneLine);
+}

@@ -1,0 +1,105 @@
+import { AjvCompiler } from '@fastify/ajv-compiler';
+import cors from '@fastify/cors';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import Fastify, { type FastifyBaseLogger, type FastifyServerOptions } from 'fastify';
+import { ConfigError } from '../config/config.js';
+import { createLogger } from '../telemetry/logger.js';
+import { installGracefulClose } from './graceful-close.js';
+import { installProblemHandling } from './problem.js';
+import { installRequestId, requestIdOptions } from './request-id.js';
+import type { ServiceApp } from './types.js';
+
+export interface ServiceAppOptions {
+  /** A pino logger, or false for silence. Default: pino at LOG_LEVEL (info). */
+  logger?: FastifyBaseLogger | false;
+  /** Max body size in bytes; larger bodies are 413. Default 1 MiB. */
+  bodyLimit?: number;
+  /** Origins allowed cross-origin access. Default none. `*` only without credentials. */
+  corsOrigins?: string[];
+  corsCredentials?: boolean;
+}
+
+export const DEFAULT_BODY_LIMIT = 1024 * 1024;
+
+/**
+ * The Fastify instance every meshkit HTTP server (services and the gateway) starts from:
+ * request ids, problem+json errors, a body limit, strict validation, CORS by allow-list, and a
+ * close that lets in-flight requests finish while refusing new ones.
+ */
+export function createServiceApp(options: ServiceAppOptions = {}): ServiceApp {
+  const corsOrigins = options.corsOrigins ?? [];
+  const corsCredentials = options.corsCredentials ?? false;
+  if (corsCredentials && corsOrigins.includes('*')) {
+    throw new ConfigError('CORS_ORIGINS "*" cannot be combined with credentials: list the origins instead');
+  }
+
+  const logging: Pick<FastifyServerOptions, 'logger' | 'loggerInstance'> =
+    options.logger === false
+      ? { logger: false }
+      : { loggerInstance: options.logger ?? createLogger({ level: process.env.LOG_LEVEL ?? 'info' }) };
+
+  const app = Fastify({
+    ...logging,
+    ...requestIdOptions,
+    bodyLimit: options.bodyLimit ?? DEFAULT_BODY_LIMIT,
+    forceCloseConnections: 'idle',
+    // Our own 503 while closing (graceful-close.ts) is problem+json with a request id.
+    return503OnClosing: false,
+    schemaController: { compilersFactory: { buildValidator: strictValidatorFactory() } },
+  }).withTypeProvider<TypeBoxTypeProvider>();
+
+  installRequestId(app);
+  installGracefulClose(app);
+  installProblemHandling(app);
+  // JSON only: a text/plain body is a 415, not a string that then fails validation as a 400.
+  // (A proxy that forwards any body adds its own parsers in its own scope.)
+  app.removeContentTypeParser('text/plain');
+  if (corsOrigins.length > 0) {
+    app.register(cors, {
+      origin: corsOrigins.includes('*') ? '*' : corsOrigins,
+      credentials: corsCredentials,
+    });
+  }
+  return app;
+}
+
+type BuildValidator = ReturnType<typeof AjvCompiler>;
+
+/**
+ * Two Ajv instances (both with ajv-formats, so `email`/`uuid` work): bodies are JSON and are
+ * checked as sent, without coercion (`"12"` is not a number); querystring, params and headers
+ * are strings by nature and are coerced to the declared types. Neither removes unknown
+ * properties: a schema with `additionalProperties: false` refuses them.
+ */
+function strictValidatorFactory(): BuildValidator {
+  const pool = AjvCompiler();
+  const shared = { useDefaults: true, removeAdditional: false as const, allErrors: false };
+  return (externalSchemas) => {
+    const body = pool(externalSchemas, { customOptions: { ...shared, coerceTypes: false } });
+    const text = pool(externalSchemas, { customOptions: { ...shared, coerceTypes: 'array' } });
+    return (route) => {
+      if (route.httpPart === 'body') return body(route);
+      if (route.httpPart === 'headers') return text({ ...route, schema: lowerCaseHeaderNames(route.schema) });
+      return text(route);
+    };
+  };
+}
+
+/**
+ * Header names arrive lower-cased. Fastify lower-cases header schemas only for its own compiler,
+ * so do the same here for the top level (enough for the flat header schemas routes declare).
+ */
+function lowerCaseHeaderNames<S>(schema: S): S {
+  if (typeof schema !== 'object' || schema === null || Array.isArray(schema)) return schema;
+  const s = schema as { properties?: Record<string, unknown>; required?: unknown };
+  const out: Record<string, unknown> = { ...s };
+  if (s.properties) {
+    out.properties = Object.fromEntries(
+      Object.entries(s.properties).map(([name, sub]) => [name.toLowerCase(), sub]),
+    );
+  }
+  if (Array.isArray(s.required)) {
+    out.required = s.required.map((name) => (typeof name === 'string' ? name.toLowerCase() : name));
+  }
+  return out as S;
+}

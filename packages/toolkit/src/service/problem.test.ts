@@ -1,0 +1,115 @@
+import { Writable } from 'node:stream';
+import { afterEach, describe, expect, it } from 'vitest';
+import { MeshError } from '../errors.js';
+import { createLogger } from '../telemetry/logger.js';
+import { createServiceApp } from './create-app.js';
+import { problemBody } from './problem.js';
+import type { ServiceApp } from './types.js';
+
+const apps: ServiceApp[] = [];
+afterEach(async () => {
+  await Promise.all(apps.splice(0).map((a) => a.close()));
+});
+
+/** An app whose routes throw, and the log lines it wrote. */
+function throwingApp() {
+  const lines: Record<string, unknown>[] = [];
+  const destination = new Writable({
+    write(chunk, _enc, done) {
+      for (const line of String(chunk).split('\n').filter(Boolean)) lines.push(JSON.parse(line));
+      done();
+    },
+  });
+  const app = createServiceApp({ logger: createLogger({ level: 'info', destination }) });
+  apps.push(app);
+  app.get('/plain', async () => {
+    throw new Error('secret connection string postgres://u:p@db');
+  });
+  app.get('/conflict', async () => {
+    throw new MeshError('CONFLICT', 'email already taken', { extensions: { field: 'email' } });
+  });
+  app.get('/busy', async () => {
+    throw new MeshError('NO_HEALTHY_INSTANCE', 'no instance of user-service', { retryAfter: 2.5 });
+  });
+  app.get('/unauthorized', async () => {
+    throw Object.assign(new Error('token expired'), { statusCode: 401 });
+  });
+  app.get('/gone', async () => {
+    throw Object.assign(new Error('nothing here'), { statusCode: 404 });
+  });
+  app.get('/upstream', async () => {
+    throw Object.assign(new Error('internal detail'), { statusCode: 503 });
+  });
+  return { app, lines };
+}
+
+describe('problemBody', () => {
+  it('builds an RFC 9457 document whose standard members extensions cannot overwrite', () => {
+    expect(problemBody(409, 'Conflict', 'taken', 'urn:x', { status: 200, type: 'bad', field: 'email' })).toEqual({
+      type: 'urn:x',
+      title: 'Conflict',
+      status: 409,
+      detail: 'taken',
+      field: 'email',
+    });
+    expect(problemBody(404, 'Not Found', 'no')).toMatchObject({ type: 'about:blank' });
+  });
+});
+
+describe('error handler', () => {
+  it('turns a thrown plain Error into a generic 500 that reveals nothing, and logs it', async () => {
+    const { app, lines } = throwingApp();
+    const res = await app.inject({ method: 'GET', url: '/plain', headers: { 'x-request-id': 'req-500' } });
+    expect(res.statusCode).toBe(500);
+    expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
+    expect(res.headers['x-request-id']).toBe('req-500');
+    expect(res.json()).toEqual({
+      type: 'urn:meshkit:problem:internal',
+      title: 'Internal Server Error',
+      status: 500,
+      detail: 'The server failed to handle this request',
+      instance: '/plain',
+    });
+    expect(res.body).not.toContain('secret');
+    expect(res.body).not.toContain('at ');
+    const logged = lines.find((l) => l.msg === 'unhandled error');
+    expect(logged).toMatchObject({ level: 50, reqId: 'req-500' });
+    expect(JSON.stringify(logged)).toContain('secret connection string');
+  });
+
+  it('sends a MeshError with its status, type and extensions', async () => {
+    const res = await throwingApp().app.inject({ method: 'GET', url: '/conflict' });
+    expect(res.statusCode).toBe(409);
+    expect(res.json()).toEqual({
+      type: 'urn:meshkit:problem:conflict',
+      title: 'Conflict',
+      status: 409,
+      detail: 'email already taken',
+      instance: '/conflict',
+      field: 'email',
+    });
+  });
+
+  it('sends Retry-After in whole seconds when the error has one', async () => {
+    const res = await throwingApp().app.inject({ method: 'GET', url: '/busy' });
+    expect(res.statusCode).toBe(503);
+    expect(res.headers['retry-after']).toBe('3');
+    expect(res.json()).toMatchObject({ type: 'urn:meshkit:problem:no-healthy-instance' });
+  });
+
+  it('keeps the status of another 4xx error', async () => {
+    const { app } = throwingApp();
+    const unauthorized = await app.inject({ method: 'GET', url: '/unauthorized' });
+    expect(unauthorized.statusCode).toBe(401);
+    expect(unauthorized.json()).toMatchObject({ type: 'about:blank', title: 'Unauthorized', status: 401, detail: 'token expired' });
+    const gone = await app.inject({ method: 'GET', url: '/gone' });
+    expect(gone.statusCode).toBe(404);
+    expect(gone.json()).toMatchObject({ type: 'urn:meshkit:problem:not-found', detail: 'nothing here' });
+  });
+
+  it('treats a non-MeshError 5xx as internal', async () => {
+    const res = await throwingApp().app.inject({ method: 'GET', url: '/upstream' });
+    expect(res.statusCode).toBe(500);
+    expect(res.body).not.toContain('internal detail');
+  });
+});

@@ -1,0 +1,157 @@
+import { STATUS_CODES } from 'node:http';
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { type ErrorCode, errorCatalogue, isMeshError, MeshError, problemType } from '../errors.js';
+
+/** RFC 9457 media type of every error response. */
+export const PROBLEM_CONTENT_TYPE = 'application/problem+json; charset=utf-8';
+
+const STANDARD_MEMBERS = new Set(['type', 'title', 'status', 'detail']);
+
+/** A problem document. Extensions never overwrite the standard members. */
+export function problemBody(
+  status: number,
+  title: string,
+  detail: string,
+  type = 'about:blank',
+  extensions: Record<string, unknown> = {},
+): object {
+  const body: Record<string, unknown> = { type, title, status, detail };
+  for (const [key, value] of Object.entries(extensions)) {
+    if (!STANDARD_MEMBERS.has(key) && value !== undefined) body[key] = value;
+  }
+  return body;
+}
+
+/** Sends a MeshError as problem+json (with `Retry-After` when it has one). */
+export function sendProblem(reply: FastifyReply, error: MeshError): FastifyReply {
+  const body = problemBody(error.status, error.title, error.message, problemType(error.code), {
+    instance: pathOf(reply.request),
+    ...error.extensions,
+  });
+  return sendBody(reply, error.status, body, error.retryAfter);
+}
+
+function sendBody(reply: FastifyReply, status: number, body: object, retryAfter?: number): FastifyReply {
+  reply.code(status).header('content-type', PROBLEM_CONTENT_TYPE);
+  if (retryAfter !== undefined) {
+    reply.header('retry-after', String(Math.max(0, Math.ceil(retryAfter))));
+  }
+  // Pre-serialised: a route's response schema for this status must not reshape the problem.
+  return reply.send(JSON.stringify(body));
+}
+
+/**
+ * Every error leaves as problem+json: MeshErrors with their own status, Fastify's request errors
+ * (validation, body size, media type, bad JSON) as the 4xx they are, and anything else as a
+ * generic 500 that reveals nothing of the server (the error itself is logged).
+ */
+export function installProblemHandling(app: FastifyInstance): void {
+  app.setErrorHandler((error: unknown, request, reply) => {
+    const other = otherClientError(error);
+    if (other) {
+      request.log.info({ status: other.status }, other.detail);
+      const body = problemBody(other.status, other.title, other.detail, 'about:blank', {
+        instance: pathOf(request),
+      });
+      return sendBody(reply, other.status, body);
+    }
+    const problem = toMeshError(error, request);
+    if (problem.status >= 500 && !isMeshError(error)) {
+      request.log.error({ err: error }, 'unhandled error');
+    } else if (problem.status >= 500) {
+      request.log.warn({ err: error }, problem.message);
+    } else {
+      request.log.info({ status: problem.status, code: problem.code }, problem.message);
+    }
+    return sendProblem(reply, problem);
+  });
+  app.setNotFoundHandler((request, reply) =>
+    sendProblem(reply, new MeshError('NOT_FOUND', `No route for ${request.method} ${pathOf(request)}`)),
+  );
+}
+
+/** An ajv error as Fastify attaches it to `error.validation`. */
+interface ValidationIssue {
+  keyword?: string;
+  instancePath?: string;
+  message?: string;
+  params?: Record<string, unknown>;
+}
+
+function toMeshError(error: unknown, request: FastifyRequest): MeshError {
+  if (isMeshError(error)) return error;
+  const e = (error ?? {}) as Partial<FastifyError> & { validation?: ValidationIssue[] };
+  if (Array.isArray(e.validation)) return validationError(e.validation, e.validationContext);
+  switch (e.code) {
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return new MeshError('PAYLOAD_TOO_LARGE', 'The request body is larger than this server accepts');
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+      return new MeshError(
+        'UNSUPPORTED_MEDIA_TYPE',
+        `Content-Type ${quote(request.headers['content-type'])} is not accepted here; send application/json`,
+      );
+    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+      return new MeshError('BAD_REQUEST', 'The body is empty but Content-Type says application/json');
+    case 'FST_ERR_CTP_INVALID_JSON_BODY':
+      return new MeshError('BAD_REQUEST', 'The body is not valid JSON');
+  }
+  const status = typeof e.statusCode === 'number' ? e.statusCode : undefined;
+  if (error instanceof SyntaxError && (status === undefined || status === 400)) {
+    return new MeshError('BAD_REQUEST', 'The body is not valid JSON');
+  }
+  if (status !== undefined && status >= 400 && status < 500) {
+    const code = codeForStatus(status);
+    if (code) return new MeshError(code, e.message || errorCatalogue[code].title);
+  }
+  return new MeshError('INTERNAL', 'The server failed to handle this request');
+}
+
+/** A 4xx the catalogue has no code for (401, 408...): sent with its own status, type about:blank. */
+function otherClientError(error: unknown): { status: number; title: string; detail: string } | undefined {
+  if (isMeshError(error) || typeof error !== 'object' || error === null) return undefined;
+  const { statusCode, message, validation } = error as Partial<FastifyError>;
+  if (validation || typeof statusCode !== 'number' || statusCode < 400 || statusCode >= 500) return undefined;
+  if (codeForStatus(statusCode)) return undefined;
+  const title = STATUS_CODES[statusCode] ?? 'Client Error';
+  return { status: statusCode, title, detail: message || title };
+}
+
+function validationError(issues: ValidationIssue[], context: string | undefined): MeshError {
+  const errors = issues.map((issue) => ({
+    instancePath: issue.instancePath ?? '',
+    message: describe(issue),
+  }));
+  const where = context ?? 'request';
+  const detail = errors.map((x) => `${where}${x.instancePath} ${x.message}`).join('; ');
+  return new MeshError('VALIDATION_FAILED', detail, { extensions: { errors } });
+}
+
+/** ajv's messages, made to name the offending property where ajv leaves it in `params`. */
+function describe(issue: ValidationIssue): string {
+  const extra = issue.params?.additionalProperty;
+  if (issue.keyword === 'additionalProperties' && typeof extra === 'string') {
+    return `must NOT have additional property "${extra}"`;
+  }
+  return issue.message ?? 'is invalid';
+}
+
+/** The catalogue code for a 4xx status, when the catalogue has exactly one meaning for it. */
+function codeForStatus(status: number): ErrorCode | undefined {
+  if (status === 400) return 'BAD_REQUEST';
+  const codes = (Object.keys(errorCatalogue) as ErrorCode[]).filter(
+    (c) => errorCatalogue[c].status === status,
+  );
+  return codes.length === 1 ? codes[0] : undefined;
+}
+
+function pathOf(request: FastifyRequest): string {
+  const url = request.url;
+  const q = url.indexOf('?');
+  const path = q === -1 ? url : url.slice(0, q);
+  return path.length > 200 ? `${path.slice(0, 200)}…` : path;
+}
+
+function quote(value: string | undefined): string {
+  if (value === undefined) return '(none)';
+  return JSON.stringify(value.length > 100 ? `${value.slice(0, 100)}…` : value);
+}

@@ -1,0 +1,27 @@
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
+import type { FastifyInstance } from 'fastify';
+
+/** 1–200 visible ASCII characters: anything else (empty, spaces, control bytes) is replaced. */
+const ACCEPTABLE_ID = /^[\x21-\x7e]{1,200}$/;
+
+/**
+ * Fastify server options for request ids; spread into `fastify({...})`, since `genReqId` cannot
+ * be set after construction. The caller's `x-request-id` is kept when sane, so one id follows a
+ * request across the gateway and the services.
+ */
+export const requestIdOptions = {
+  requestIdHeader: false as const,
+  genReqId(req: IncomingMessage): string {
+    const incoming = req.headers['x-request-id'];
+    return typeof incoming === 'string' && ACCEPTABLE_ID.test(incoming) ? incoming : randomUUID();
+  },
+};
+
+/** Sets `x-request-id` on every response: successes, errors and 404s alike. */
+export function installRequestId(app: FastifyInstance): void {
+  app.addHook('onSend', (request, reply, payload, done) => {
+    reply.header('x-request-id', request.id);
+    done(null, payload);
+  });
+}
