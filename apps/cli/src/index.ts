@@ -1,1 +1,4 @@
-export {};
+export * from './demo.js';
+export * from './launcher.js';
+export * from './parts.js';
+export * from './status.js';

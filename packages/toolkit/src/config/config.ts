@@ -17,8 +17,14 @@ export interface MeshConfig {
   redisUrl?: string;
   dataDir: string;
   gatewayPort: number;
-  /** A service's own port; absent: the service's default. */
+  /** Ports of the seed's services when `meshkit start` runs them all in one process. */
+  usersPort: number;
+  ordersPort: number;
+  productsPort: number;
+  /** A service's own port for `meshkit run <service>`; absent: the service's port above. */
   port?: number;
+  /** Key prefix of the Redis registry, so several systems can share one Redis. */
+  registryPrefix: string;
   host: string;
   advertiseHost?: string;
   logLevel: LogLevel;
@@ -61,6 +67,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): MeshConfig {
   const config: MeshConfig = {
     dataDir: read('DATA_DIR') ?? './data',
     gatewayPort: int('GATEWAY_PORT', 8000, 0, 65535),
+    usersPort: int('USERS_PORT', 8001, 0, 65535),
+    ordersPort: int('ORDERS_PORT', 8002, 0, 65535),
+    productsPort: int('PRODUCTS_PORT', 8003, 0, 65535),
+    registryPrefix: prefix('REGISTRY_PREFIX', read('REGISTRY_PREFIX')) ?? 'meshkit:',
     host: read('HOST') ?? '127.0.0.1',
     logLevel: oneOf('LOG_LEVEL', read('LOG_LEVEL')?.toLowerCase(), logLevels) ?? 'info',
     registryTtlMs,
@@ -117,6 +127,15 @@ function serviceBalancers(env: NodeJS.ProcessEnv): Record<string, StrategyName> 
     out[name.slice('BALANCER_'.length).toLowerCase().replaceAll('_', '-')] = strategy;
   }
   return out;
+}
+
+/** Printable, without spaces, at most 100 characters. */
+function prefix(name: string, raw: string | undefined): string | undefined {
+  if (raw === undefined) return undefined;
+  if (!/^[!-~]{1,100}$/.test(raw)) {
+    throw new ConfigError(`${name} must be 1-100 printable characters without spaces, got ${shown(raw)}`);
+  }
+  return raw;
 }
 
 /** A Redis URL. Never echoed back: it may hold a password. */

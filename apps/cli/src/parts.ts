@@ -1,0 +1,119 @@
+import {
+  type Discovery,
+  type MeshConfig,
+  type Registry,
+  ServiceClient,
+  type ServiceOptions,
+  type ServiceHandle,
+} from '@meshkit/toolkit';
+import { createGatewayApp, type GatewayHandle } from '@meshkit/gateway';
+import { createOrdersApp } from '@meshkit/orders';
+import { createProductsApp } from '@meshkit/products';
+import { createUsersApp } from '@meshkit/users';
+import type { Logger } from 'pino';
+
+export const partNames = ['gateway', 'users', 'orders', 'products'] as const;
+export type PartName = (typeof partNames)[number];
+
+/** Each part's port from the configuration (the seed's 8000–8003 by default). */
+export function configuredPorts(config: MeshConfig): Record<PartName, number> {
+  return {
+    gateway: config.gatewayPort,
+    users: config.usersPort,
+    orders: config.ordersPort,
+    products: config.productsPort,
+  };
+}
+
+export interface PartContext {
+  config: MeshConfig;
+  registry: Registry;
+  discovery: Discovery;
+  logger: Logger;
+}
+
+/** Something the launcher started and must stop. */
+export interface RunningPart {
+  name: PartName;
+  url: string;
+  stop(): Promise<void>;
+}
+
+function serviceOptions(ctx: PartContext, name: PartName, port: number): ServiceOptions {
+  const { config } = ctx;
+  return {
+    port,
+    host: config.host,
+    ...(config.advertiseHost ? { advertiseHost: config.advertiseHost } : {}),
+    registry: ctx.registry,
+    ttlMs: config.registryTtlMs,
+    heartbeatMs: config.heartbeatMs,
+    corsOrigins: config.corsOrigins,
+    bodyLimit: config.bodyLimit,
+    drainDelayMs: config.drainDelayMs,
+    logger: ctx.logger.child({ part: name }),
+  };
+}
+
+/** A client over discovery with the configured balancing and breaker policies. */
+export function createClient(ctx: PartContext): ServiceClient {
+  const { config } = ctx;
+  return new ServiceClient({
+    source: ctx.discovery,
+    strategy: config.balancer,
+    strategies: config.balancers,
+    breaker: { threshold: config.breakerThreshold, openMs: config.breakerOpenMs },
+    connectTimeoutMs: config.connectTimeoutMs,
+    requestTimeoutMs: config.requestTimeoutMs,
+    logger: ctx.logger.child({ part: 'client' }),
+  });
+}
+
+/** Builds and starts one part on `port`. */
+export async function startPart(ctx: PartContext, name: PartName, port: number): Promise<RunningPart> {
+  const { config } = ctx;
+  let handle: ServiceHandle | GatewayHandle;
+  let closeClient: (() => Promise<void>) | undefined;
+  switch (name) {
+    case 'users':
+      handle = await createUsersApp({ dataDir: config.dataDir, service: serviceOptions(ctx, name, port) });
+      break;
+    case 'products':
+      handle = await createProductsApp({ dataDir: config.dataDir, service: serviceOptions(ctx, name, port) });
+      break;
+    case 'orders': {
+      const client = createClient(ctx);
+      closeClient = () => client.close();
+      handle = await createOrdersApp({
+        dataDir: config.dataDir,
+        caller: client,
+        service: serviceOptions(ctx, name, port),
+      });
+      break;
+    }
+    case 'gateway':
+      handle = await createGatewayApp({
+        source: ctx.discovery,
+        port,
+        host: config.host,
+        strategy: config.balancer,
+        strategies: config.balancers,
+        breaker: { threshold: config.breakerThreshold, openMs: config.breakerOpenMs },
+        connectTimeoutMs: config.connectTimeoutMs,
+        requestTimeoutMs: config.requestTimeoutMs,
+        corsOrigins: config.corsOrigins,
+        bodyLimit: config.bodyLimit,
+        logger: ctx.logger.child({ part: name }),
+      });
+      break;
+  }
+  await handle.start();
+  return {
+    name,
+    url: handle.url,
+    async stop() {
+      await handle.stop();
+      await closeClient?.();
+    },
+  };
+}
