@@ -1,9 +1,7 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { defineService, MeshError, openSqliteStore, type ServiceHandle, uuidv7 } from '@meshkit/toolkit';
+import { defineService, MeshError, openSqliteStore, uuidv7 } from '@meshkit/toolkit';
 import { sql } from 'kysely';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { useServiceHarness } from '../../../test/support/service-harness.js';
 import { FakeMesh } from '../test/support/fake-mesh.js';
 import { ORDER_STATUSES, type OrderStatus } from './domain/order.js';
 import { createOrdersApp } from './main.js';
@@ -12,23 +10,21 @@ import { ordersService } from './service.js';
 import { ordersMigrations } from './store/migrations.js';
 import type { OrdersDatabase } from './store/tables.js';
 
-let dir: string;
 let mesh: FakeMesh;
-let handle: ServiceHandle;
 
-beforeEach(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'meshkit-orders-'));
+// Registered before the harness's own beforeEach, so the mesh exists when the service opens.
+beforeEach(() => {
   mesh = new FakeMesh();
-  handle = await createOrdersApp({ dataDir: dir, caller: mesh, service: { port: 0, logger: false } });
 });
 
-afterEach(async () => {
-  await handle.stop();
-  await rm(dir, { recursive: true, force: true });
+// The system clock: the tests bound created_at by Date.now().
+const service = useServiceHarness({
+  name: 'orders',
+  open: (options) => createOrdersApp({ ...options, caller: mesh }),
 });
 
 const inject = (method: 'GET' | 'POST' | 'PUT', url: string, payload?: unknown, headers: Record<string, string> = {}) =>
-  handle.app.inject({ method, url, headers, ...(payload === undefined ? {} : { payload: payload as object }) });
+  service.inject({ method, url, headers, ...(payload === undefined ? {} : { payload: payload as object }) });
 const placeOrder = (body: unknown, headers: Record<string, string> = {}) => inject('POST', '/orders', body, headers);
 const setStatus = (id: string, status: unknown) => inject('PUT', `/orders/${id}/status`, { status });
 type InjectResponse = Awaited<ReturnType<typeof inject>>;
@@ -525,12 +521,10 @@ describe('the running service', () => {
     const p = mesh.addProduct(uuidv7(), 3.33, 10);
     const order = orderOf(await placeOrder({ user_id: user, items: [{ product_id: p, quantity: 3 }], total: 9.99 }));
     expect(order.total).toBe(9.99);
-    await handle.start();
+    await service.handle.start();
     expect((await inject('GET', '/health/ready')).statusCode).toBe(200);
     expect((await inject('GET', '/info')).json()).toMatchObject({ name: 'order-service', version: '1.0.0' });
-    await handle.stop();
-
-    handle = await createOrdersApp({ dataDir: dir, caller: mesh, service: { port: 0, logger: false } });
+    await service.restart();
     expect((await inject('GET', `/orders/${order.id}`)).json()).toEqual(order);
   });
 });

@@ -1,49 +1,22 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { ManualClock, type ServiceHandle, uuidv7 } from '@meshkit/toolkit';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { uuidv7 } from '@meshkit/toolkit';
+import { describe, expect, it } from 'vitest';
+import { type Sent, useServiceHarness } from '../../../test/support/service-harness.js';
 import { createProductsApp } from './main.js';
 
 const unknownId = '0190a000-0000-7000-8000-000000000099';
 
-let dataDir: string;
-let handle: ServiceHandle;
+const service = useServiceHarness({ name: 'reservations', open: createProductsApp, startAt: 1_700_000_000_000 });
+const { send } = service;
 
-const open = () =>
-  createProductsApp({ dataDir, service: { port: 0, logger: false, clock: new ManualClock(1_700_000_000_000) } });
-
-beforeEach(async () => {
-  dataDir = await mkdtemp(join(tmpdir(), 'meshkit-reservations-'));
-  handle = await open();
-});
-
-afterEach(async () => {
-  await handle.stop();
-  await rm(dataDir, { recursive: true, force: true });
-});
-
-type Json = Record<string, unknown>;
-
-async function send(method: 'GET' | 'POST' | 'PUT' | 'DELETE', url: string, payload?: unknown) {
-  const res = await handle.app.inject(
-    payload === undefined
-      ? { method, url }
-      : { method, url, headers: { 'content-type': 'application/json' }, payload: JSON.stringify(payload) },
-  );
-  return { status: res.statusCode, headers: res.headers, body: res.body ? (res.json() as Json) : undefined };
-}
-
-function expectProblem(res: Awaited<ReturnType<typeof send>>, status: number) {
+/** Status and media type only (the shared `expectProblem` also wants title and detail). */
+function expectProblem(res: Sent, status: number) {
   expect(res.status).toBe(status);
   expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
   expect(res.body).toMatchObject({ status });
 }
 
 async function product(stock: number, price = 999.99): Promise<string> {
-  const res = await send('POST', '/products', { name: 'Laptop', price, stock });
-  expect(res.status).toBe(201);
-  return res.body?.id as string;
+  return (await service.create('/products', { name: 'Laptop', price, stock })).id as string;
 }
 
 async function stockOf(productId: string): Promise<number> {
@@ -221,8 +194,7 @@ describe('restart', () => {
     const p = await product(10);
     const order = uuidv7();
     await reserve(p, order, 3);
-    await handle.stop();
-    handle = await open();
+    await service.restart();
     expect(await stockOf(p)).toBe(7);
     expect((await reserve(p, order, 3)).status).toBe(200);
     expect(await stockOf(p)).toBe(7);

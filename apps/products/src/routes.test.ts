@@ -1,65 +1,18 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { isUuid, ManualClock, type ServiceHandle } from '@meshkit/toolkit';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { isUuid } from '@meshkit/toolkit';
+import { describe, expect, it } from 'vitest';
+import { expectProblem, type Json, useServiceHarness } from '../../../test/support/service-harness.js';
 import { createProductsApp } from './main.js';
 
 const laptop = { name: 'Laptop', price: 999.99, stock: 10 };
 const unknownId = '0190a000-0000-7000-8000-000000000099';
 
-let dataDir: string;
-let clock: ManualClock;
-let handle: ServiceHandle;
+const service = useServiceHarness({ name: 'products', open: createProductsApp, startAt: 1_700_000_000_000 });
+const { send, inject } = service;
 
-const open = () => createProductsApp({ dataDir, service: { port: 0, logger: false, clock } });
+const createProduct = (body: Json = laptop): Promise<Json> => service.create('/products', body);
 
-beforeEach(async () => {
-  dataDir = await mkdtemp(join(tmpdir(), 'meshkit-products-'));
-  clock = new ManualClock(1_700_000_000_000);
-  handle = await open();
-});
-
-afterEach(async () => {
-  await handle.stop();
-  await rm(dataDir, { recursive: true, force: true });
-});
-
-type Json = Record<string, unknown>;
-
-async function send(method: 'GET' | 'POST' | 'PUT' | 'DELETE', url: string, payload?: unknown) {
-  const res = await handle.app.inject(
-    payload === undefined
-      ? { method, url }
-      : { method, url, headers: { 'content-type': 'application/json' }, payload: JSON.stringify(payload) },
-  );
-  return { status: res.statusCode, headers: res.headers, body: res.body ? (res.json() as Json) : undefined, raw: res };
-}
-
-async function createProduct(body: Json = laptop): Promise<Json> {
-  const res = await send('POST', '/products', body);
-  expect(res.status).toBe(201);
-  return res.body as Json;
-}
-
-async function allProducts(limit = 1000): Promise<Json[]> {
-  const seen: Json[] = [];
-  let url: string | undefined = `/products?limit=${limit}`;
-  while (url) {
-    const res = await handle.app.inject({ method: 'GET', url });
-    expect(res.statusCode).toBe(200);
-    seen.push(...(res.json() as Json[]));
-    const link = res.headers.link as string | undefined;
-    url = link?.match(/^<([^>]+)>; rel="next"$/)?.[1];
-  }
-  return seen;
-}
-
-function expectProblem(res: Awaited<ReturnType<typeof send>>, status: number) {
-  expect(res.status).toBe(status);
-  expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
-  expect(res.body).toMatchObject({ status, title: expect.any(String), detail: expect.any(String) });
-}
+/** Every product, following the Link headers from the first page. */
+const allProducts = (limit = 1000): Promise<Json[]> => service.allPages(`/products?limit=${limit}`);
 
 describe('POST /products', () => {
   it('creates the seed laptop: 201, price exact, description defaulted', async () => {
@@ -124,7 +77,7 @@ describe('GET /products', () => {
   it('visits every product exactly once across pages with a correct Link', async () => {
     const created: Json[] = [];
     for (let i = 0; i < 17; i++) created.push(await createProduct({ name: `P${i}`, price: i }));
-    const first = await handle.app.inject({ method: 'GET', url: '/products?limit=4' });
+    const first = await inject({ method: 'GET', url: '/products?limit=4' });
     const page = first.json() as Json[];
     expect(page).toHaveLength(4);
     expect(first.headers.link).toBe(`</products?limit=4&after=${page[3]?.id}>; rel="next"`);
@@ -142,7 +95,7 @@ describe('GET /products', () => {
 describe('PUT /products/{id}/stock', () => {
   it('sets the stock and moves updated_at', async () => {
     const product = await createProduct();
-    clock.advance(2000);
+    service.clock.advance(2000);
     const res = await send('PUT', `/products/${product.id}/stock`, { stock: 3 });
     expect(res.status).toBe(200);
     expect(res.body).toEqual({ ...product, stock: 3, updated_at: 1_700_000_002 });
@@ -172,8 +125,7 @@ describe('PUT /products/{id}/stock', () => {
 describe('restart', () => {
   it('keeps products across close and reopen of the same data dir', async () => {
     const product = await createProduct();
-    await handle.stop();
-    handle = await open();
+    await service.restart();
     expect((await send('GET', `/products/${product.id}`)).body).toEqual(product);
   });
 });

@@ -1,17 +1,17 @@
 import {
   type Clock,
-  type ErrorCode,
   fromCents,
   isUuid,
-  MeshError,
+  NonBlankText,
   PageQuery,
-  pageOf,
+  pageReply,
   parsePage,
   type ServiceApp,
   uuidv7,
+  withDomainErrors,
 } from '@meshkit/toolkit';
 import { type Static, Type } from 'typebox';
-import { ProductDomainError, type ProductErrorKind, ProductNotFound, ReservationNotFound } from './domain/errors.js';
+import { ProductNotFound, ReservationNotFound } from './domain/errors.js';
 import {
   checkStock,
   createProduct,
@@ -26,7 +26,7 @@ import { checkQuantity, QUANTITY_MAX, type Reservation } from './domain/reservat
 import type { ProductRepository } from './store/product-repository.js';
 import type { ReservationRepository } from './store/reservation-repository.js';
 
-const Name = Type.String({ minLength: 1, maxLength: NAME_MAX_LENGTH, pattern: '\\S' });
+const Name = NonBlankText(NAME_MAX_LENGTH);
 // At most 2 decimals is checked with toCents (exactly), not `multipleOf: 0.01` (float noise).
 const Price = Type.Number({ minimum: 0, maximum: PRICE_MAX });
 const Stock = Type.Integer({ minimum: 0, maximum: STOCK_MAX });
@@ -93,22 +93,6 @@ function reservationWire(r: Reservation): ReservationWire {
   return { order_id: r.orderId, product_id: r.productId, quantity: r.quantity, unit_price: fromCents(r.unitPriceCents) };
 }
 
-const codeOf: Record<ProductErrorKind, ErrorCode> = {
-  invalid: 'VALIDATION_FAILED',
-  not_found: 'NOT_FOUND',
-  conflict: 'CONFLICT',
-};
-
-/** Domain errors become problem+json here, at the edge, and nowhere else. */
-async function atEdge<T>(work: () => Promise<T>): Promise<T> {
-  try {
-    return await work();
-  } catch (e) {
-    if (e instanceof ProductDomainError) throw new MeshError(codeOf[e.kind], e.message, { cause: e });
-    throw e;
-  }
-}
-
 /** A path id that is not a UUID names no product: 404, like any unknown id. */
 function productId(id: string): string {
   if (!isUuid(id)) throw new ProductNotFound(id);
@@ -128,7 +112,7 @@ export function productRoutes(app: ServiceApp, { products, reservations, clock }
     '/products',
     { schema: { body: CreateProductBody, response: { 201: ProductWire } } },
     (request, reply) =>
-      atEdge(async () => {
+      withDomainErrors(async () => {
         const product = createProduct(request.body, uuidv7(), nowSeconds());
         await products.insert(product);
         return reply.code(201).send(toWire(product));
@@ -139,16 +123,14 @@ export function productRoutes(app: ServiceApp, { products, reservations, clock }
     '/products',
     { schema: { querystring: PageQuery, response: { 200: Type.Array(ProductWire) } } },
     (request, reply) =>
-      atEdge(async () => {
+      withDomainErrors(async () => {
         const page = parsePage(request.query);
-        const { items, link } = pageOf(await products.listPage(page), page, '/products');
-        if (link !== undefined) reply.header('link', link);
-        return items.map(toWire);
+        return pageReply(reply, await products.listPage(page), page, '/products').map(toWire);
       }),
   );
 
   app.get('/products/:id', { schema: { params: ProductParams, response: { 200: ProductWire } } }, (request) =>
-    atEdge(async () => {
+    withDomainErrors(async () => {
       const id = productId(request.params.id);
       const product = await products.findById(id);
       if (!product) throw new ProductNotFound(id);
@@ -160,7 +142,7 @@ export function productRoutes(app: ServiceApp, { products, reservations, clock }
     '/products/:id/stock',
     { schema: { params: ProductParams, body: SetStockBody, response: { 200: ProductWire } } },
     (request) =>
-      atEdge(async () => {
+      withDomainErrors(async () => {
         const id = productId(request.params.id);
         const product = await products.setStock(id, checkStock(request.body.stock), nowSeconds());
         if (!product) throw new ProductNotFound(id);
@@ -174,7 +156,7 @@ export function productRoutes(app: ServiceApp, { products, reservations, clock }
     '/internal/products/:product_id/reservations/:order_id',
     { schema: { params: ReservationParams, body: ReserveBody, response: { 200: ReservationWire, 201: ReservationWire } } },
     (request, reply) =>
-      atEdge(async () => {
+      withDomainErrors(async () => {
         const { product_id, order_id } = request.params;
         const quantity = checkQuantity(request.body.quantity);
         if (!isUuid(product_id)) throw new ProductNotFound(product_id);
@@ -191,7 +173,7 @@ export function productRoutes(app: ServiceApp, { products, reservations, clock }
     '/internal/products/:product_id/reservations/:order_id',
     { schema: { params: ReservationParams, response: { 200: ReleasedWire } } },
     (request) =>
-      atEdge(async (): Promise<ReleasedWire> => {
+      withDomainErrors(async (): Promise<ReleasedWire> => {
         const { product_id, order_id } = request.params;
         if (!isUuid(product_id)) throw new ProductNotFound(product_id);
         if (!isUuid(order_id)) throw new ReservationNotFound(order_id, product_id);

@@ -1,66 +1,18 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { isUuid, ManualClock, type ServiceHandle } from '@meshkit/toolkit';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { isUuid } from '@meshkit/toolkit';
+import { describe, expect, it } from 'vitest';
+import { expectProblem, type Json, useServiceHarness } from '../../../test/support/service-harness.js';
 import { createUsersApp } from './main.js';
 
 const john = { name: 'John Doe', email: 'john@example.com' };
 const unknownId = '0190a000-0000-7000-8000-000000000099';
 
-let dataDir: string;
-let clock: ManualClock;
-let handle: ServiceHandle;
+const service = useServiceHarness({ name: 'users', open: createUsersApp, startAt: 1_700_000_000_000 });
+const { send, inject } = service;
 
-const open = () => createUsersApp({ dataDir, service: { port: 0, logger: false, clock } });
-
-beforeEach(async () => {
-  dataDir = await mkdtemp(join(tmpdir(), 'meshkit-users-'));
-  clock = new ManualClock(1_700_000_000_000);
-  handle = await open();
-});
-
-afterEach(async () => {
-  await handle.stop();
-  await rm(dataDir, { recursive: true, force: true });
-});
-
-type Json = Record<string, unknown>;
-
-async function send(method: 'GET' | 'POST' | 'PUT' | 'DELETE', url: string, payload?: unknown) {
-  const res = await handle.app.inject(
-    payload === undefined
-      ? { method, url }
-      : { method, url, headers: { 'content-type': 'application/json' }, payload: JSON.stringify(payload) },
-  );
-  return { status: res.statusCode, headers: res.headers, body: res.body ? (res.json() as Json) : undefined, raw: res };
-}
-
-async function createUser(body: Json = john): Promise<Json> {
-  const res = await send('POST', '/users', body);
-  expect(res.status).toBe(201);
-  return res.body as Json;
-}
+const createUser = (body: Json = john): Promise<Json> => service.create('/users', body);
 
 /** Every user, following the Link headers from the first page. */
-async function allUsers(limit = 1000): Promise<Json[]> {
-  const seen: Json[] = [];
-  let url: string | undefined = `/users?limit=${limit}`;
-  while (url) {
-    const res = await handle.app.inject({ method: 'GET', url });
-    expect(res.statusCode).toBe(200);
-    seen.push(...(res.json() as Json[]));
-    const link = res.headers.link as string | undefined;
-    url = link?.match(/^<([^>]+)>; rel="next"$/)?.[1];
-  }
-  return seen;
-}
-
-function expectProblem(res: Awaited<ReturnType<typeof send>>, status: number) {
-  expect(res.status).toBe(status);
-  expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
-  expect(res.body).toMatchObject({ status, title: expect.any(String), detail: expect.any(String) });
-}
+const allUsers = (limit = 1000): Promise<Json[]> => service.allPages(`/users?limit=${limit}`);
 
 describe('POST /users', () => {
   it('creates the seed user: 201 with id, name, email and epoch-second times', async () => {
@@ -99,7 +51,7 @@ describe('POST /users', () => {
   });
 
   it('refuses malformed JSON (400) and a non-JSON content type (415)', async () => {
-    const broken = await handle.app.inject({
+    const broken = await inject({
       method: 'POST',
       url: '/users',
       headers: { 'content-type': 'application/json' },
@@ -107,7 +59,7 @@ describe('POST /users', () => {
     });
     expect(broken.statusCode).toBe(400);
     expect(broken.headers['content-type']).toMatch(/^application\/problem\+json/);
-    const form = await handle.app.inject({
+    const form = await inject({
       method: 'POST',
       url: '/users',
       headers: { 'content-type': 'application/x-www-form-urlencoded' },
@@ -159,7 +111,7 @@ describe('GET /users', () => {
     const created: Json[] = [];
     for (let i = 0; i < 23; i++) created.push(await createUser({ name: `User ${i}`, email: `u${i}@example.com` }));
 
-    const first = await handle.app.inject({ method: 'GET', url: '/users?limit=5' });
+    const first = await inject({ method: 'GET', url: '/users?limit=5' });
     expect(first.json()).toHaveLength(5);
     const lastOnFirst = (first.json() as Json[])[4]?.id;
     expect(first.headers.link).toBe(`</users?limit=5&after=${lastOnFirst}>; rel="next"`);
@@ -171,14 +123,14 @@ describe('GET /users', () => {
     expect(walked).toEqual(expect.arrayContaining(created));
 
     // exactly limit rows left: the last page has no Link
-    const tail = await handle.app.inject({ method: 'GET', url: `/users?limit=3&after=${walked[19]?.id}` });
+    const tail = await inject({ method: 'GET', url: `/users?limit=3&after=${walked[19]?.id}` });
     expect(tail.json()).toHaveLength(3);
     expect(tail.headers.link).toBeUndefined();
   });
 
   it('pages 100 at a time by default', async () => {
     for (let i = 0; i < 101; i++) await createUser({ name: `User ${i}`, email: `u${i}@example.com` });
-    const res = await handle.app.inject({ method: 'GET', url: '/users' });
+    const res = await inject({ method: 'GET', url: '/users' });
     expect(res.json()).toHaveLength(100);
     expect(res.headers.link).toMatch(/^<\/users\?limit=100&after=[0-9a-f-]{36}>; rel="next"$/);
   });
@@ -194,7 +146,7 @@ describe('GET /users', () => {
 describe('PUT /users/{id}', () => {
   it('changes only the fields given, and moves updated_at', async () => {
     const user = await createUser();
-    clock.advance(1500);
+    service.clock.advance(1500);
     const renamed = await send('PUT', `/users/${user.id}`, { name: 'Jane Doe' });
     expect(renamed.status).toBe(200);
     expect(renamed.body).toEqual({ ...user, name: 'Jane Doe', updated_at: 1_700_000_001.5 });
@@ -252,8 +204,7 @@ describe('DELETE /users/{id}', () => {
 describe('restart', () => {
   it('keeps users across close and reopen of the same data dir', async () => {
     const user = await createUser();
-    await handle.stop();
-    handle = await open();
+    await service.restart();
     expect((await send('GET', `/users/${user.id}`)).body).toEqual(user);
     expectProblem(await send('POST', '/users', { name: 'Dup', email: 'john@EXAMPLE.com' }), 409);
   });
@@ -261,7 +212,7 @@ describe('restart', () => {
 
 describe('readiness', () => {
   it('pings the database once started', async () => {
-    await handle.start();
+    await service.handle.start();
     const res = await send('GET', '/health/ready');
     expect(res.status).toBe(200);
   });

@@ -1,21 +1,20 @@
 import {
   type Clock,
-  type ErrorCode,
   isUuid,
-  MeshError,
+  NonBlankText,
   PageQuery,
-  pageOf,
+  pageReply,
   parsePage,
   type ServiceApp,
   uuidv7,
+  withDomainErrors,
 } from '@meshkit/toolkit';
 import { type Static, Type } from 'typebox';
-import { UserDomainError, type UserErrorKind, UserNotFound } from './domain/errors.js';
+import { UserNotFound } from './domain/errors.js';
 import { createUser, EMAIL_MAX_LENGTH, NAME_MAX_LENGTH, type User, updateUser } from './domain/user.js';
 import type { UserRepository } from './store/user-repository.js';
 
-// `\S`: at least one non-whitespace character, so "   " is refused while " Ann " is kept as sent.
-const Name = Type.String({ minLength: 1, maxLength: NAME_MAX_LENGTH, pattern: '\\S' });
+const Name = NonBlankText(NAME_MAX_LENGTH);
 const Email = Type.String({ format: 'email', maxLength: EMAIL_MAX_LENGTH });
 
 export const CreateUserBody = Type.Object({ name: Name, email: Email }, { additionalProperties: false });
@@ -49,22 +48,6 @@ function toWire(user: User): UserWire {
   };
 }
 
-const codeOf: Record<UserErrorKind, ErrorCode> = {
-  invalid: 'VALIDATION_FAILED',
-  not_found: 'NOT_FOUND',
-  conflict: 'CONFLICT',
-};
-
-/** Domain errors become problem+json here, at the edge, and nowhere else. */
-async function atEdge<T>(work: () => Promise<T>): Promise<T> {
-  try {
-    return await work();
-  } catch (e) {
-    if (e instanceof UserDomainError) throw new MeshError(codeOf[e.kind], e.message, { cause: e });
-    throw e;
-  }
-}
-
 /** A path id that is not a UUID names no user: 404, like any unknown id. */
 function userId(id: string): string {
   if (!isUuid(id)) throw new UserNotFound(id);
@@ -83,7 +66,7 @@ export function userRoutes(app: ServiceApp, { users, clock }: UserRoutesDeps): v
     '/users',
     { schema: { body: CreateUserBody, response: { 201: UserWire } } },
     (request, reply) =>
-      atEdge(async () => {
+      withDomainErrors(async () => {
         const user = createUser(request.body, uuidv7(), nowSeconds());
         await users.insert(user);
         return reply.code(201).send(toWire(user));
@@ -91,16 +74,14 @@ export function userRoutes(app: ServiceApp, { users, clock }: UserRoutesDeps): v
   );
 
   app.get('/users', { schema: { querystring: PageQuery, response: { 200: Type.Array(UserWire) } } }, (request, reply) =>
-    atEdge(async () => {
+    withDomainErrors(async () => {
       const page = parsePage(request.query);
-      const { items, link } = pageOf(await users.listPage(page), page, '/users');
-      if (link !== undefined) reply.header('link', link);
-      return items.map(toWire);
+      return pageReply(reply, await users.listPage(page), page, '/users').map(toWire);
     }),
   );
 
   app.get('/users/:id', { schema: { params: UserParams, response: { 200: UserWire } } }, (request) =>
-    atEdge(async () => {
+    withDomainErrors(async () => {
       const id = userId(request.params.id);
       const user = await users.findById(id);
       if (!user) throw new UserNotFound(id);
@@ -112,7 +93,7 @@ export function userRoutes(app: ServiceApp, { users, clock }: UserRoutesDeps): v
     '/users/:id',
     { schema: { params: UserParams, body: UpdateUserBody, response: { 200: UserWire } } },
     (request) =>
-      atEdge(async () => {
+      withDomainErrors(async () => {
         const id = userId(request.params.id);
         const user = await users.findById(id);
         if (!user) throw new UserNotFound(id);
@@ -123,7 +104,7 @@ export function userRoutes(app: ServiceApp, { users, clock }: UserRoutesDeps): v
   );
 
   app.delete('/users/:id', { schema: { params: UserParams, response: { 200: Deleted } } }, (request) =>
-    atEdge(async () => {
+    withDomainErrors(async () => {
       const id = userId(request.params.id);
       if (!(await users.delete(id))) throw new UserNotFound(id);
       return { message: 'User deleted successfully' };

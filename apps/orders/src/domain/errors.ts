@@ -1,13 +1,11 @@
+import { DomainError } from '@meshkit/toolkit';
+
 /**
  * The orders domain's own errors. They say what went wrong in business terms; the HTTP edge
- * (routes.ts) maps each `kind` to a status. Upstream/network failures are not domain errors:
- * they stay MeshErrors and pass through untouched.
+ * (http-errors.ts) turns each into a MeshError by its `kind`. Upstream/network failures are not
+ * domain errors: they stay MeshErrors and pass through untouched.
  */
-export type OrderErrorKind = 'invalid' | 'not_found' | 'conflict' | 'unprocessable';
-
-export abstract class OrderError extends Error {
-  abstract readonly kind: OrderErrorKind;
-}
+export abstract class OrderError extends DomainError {}
 
 /** The request breaks a value rule (ids, quantities, item counts, money format). */
 export class InvalidOrder extends OrderError {

@@ -1,12 +1,10 @@
-/**
- * What can go wrong in the products domain. Plain errors with a `kind`; the HTTP edge (routes.ts)
- * maps each kind to one MeshError code.
- */
-export type ProductErrorKind = 'invalid' | 'not_found' | 'conflict';
+import { DomainError } from '@meshkit/toolkit';
 
-export abstract class ProductDomainError extends Error {
-  abstract readonly kind: ProductErrorKind;
-}
+/**
+ * What can go wrong in the products domain: DomainErrors with a `kind`, which the HTTP edge
+ * (routes.ts) turns into MeshErrors.
+ */
+export abstract class ProductDomainError extends DomainError {}
 
 /** Input that breaks a rule (a price with three decimals, a negative stock). */
 export class InvalidProductInput extends ProductDomainError {

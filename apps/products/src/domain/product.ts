@@ -1,4 +1,4 @@
-import { fromCents, toCents } from '@meshkit/toolkit';
+import { charLength, fromCents, nonBlankTextProblem, toCents } from '@meshkit/toolkit';
 import { InvalidProductInput } from './errors.js';
 
 /** A product as the domain sees it: money in integer cents, times in epoch seconds. */
@@ -25,18 +25,9 @@ export const DESCRIPTION_MAX_LENGTH = 2000;
 export const PRICE_MAX = 1_000_000_000;
 export const STOCK_MAX = 1_000_000_000;
 
-function charLength(s: string): number {
-  let n = 0;
-  for (const _ of s) n += 1;
-  return n;
-}
-
 export function checkName(name: string): string {
-  const length = charLength(name);
-  if (length < 1 || length > NAME_MAX_LENGTH) {
-    throw new InvalidProductInput(`name must have 1 to ${NAME_MAX_LENGTH} characters`);
-  }
-  if (name.trim() === '') throw new InvalidProductInput('name must not be blank');
+  const problem = nonBlankTextProblem('name', name, NAME_MAX_LENGTH);
+  if (problem !== undefined) throw new InvalidProductInput(problem);
   return name;
 }
 

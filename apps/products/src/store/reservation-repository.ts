@@ -1,8 +1,8 @@
+import { isUniqueViolation } from '@meshkit/toolkit';
 import type { Kysely, Selectable, Transaction } from 'kysely';
 import { InsufficientStock, ProductNotFound } from '../domain/errors.js';
 import { decideRelease, decideReserve, type ReleaseDecision, type Reservation } from '../domain/reservation.js';
 import type { ProductsDatabase, ReservationsTable } from './tables.js';
-import { isUniqueViolation } from './unique-violation.js';
 
 function toReservation(row: Selectable<ReservationsTable>): Reservation {
   return {

@@ -1,12 +1,10 @@
-/**
- * What can go wrong in the users domain. Plain errors with a `kind`; the HTTP edge (routes.ts)
- * maps each kind to one MeshError code, so the domain never knows about status codes.
- */
-export type UserErrorKind = 'invalid' | 'not_found' | 'conflict';
+import { DomainError } from '@meshkit/toolkit';
 
-export abstract class UserDomainError extends Error {
-  abstract readonly kind: UserErrorKind;
-}
+/**
+ * What can go wrong in the users domain: DomainErrors with a `kind`, which the HTTP edge
+ * (routes.ts) turns into MeshErrors, so the domain never knows about status codes.
+ */
+export abstract class UserDomainError extends DomainError {}
 
 /** Input that breaks a rule of the domain (a name of spaces, an empty change set). */
 export class InvalidUserInput extends UserDomainError {

@@ -1,3 +1,4 @@
+import { charLength, nonBlankTextProblem } from '@meshkit/toolkit';
 import { InvalidUserInput } from './errors.js';
 
 /** A user as the domain sees it; times are epoch seconds (fractional), like the seed's time.time(). */
@@ -27,20 +28,10 @@ export const EMAIL_MAX_LENGTH = 254;
 const EMAIL =
   /^[a-z0-9.!#$%&'*+/=?^_`{|}~-]+@[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*$/i;
 
-/** Length in characters (code points), as JSON Schema's maxLength counts them. */
-function charLength(s: string): number {
-  let n = 0;
-  for (const _ of s) n += 1;
-  return n;
-}
-
 /** A name is kept as sent, but must have 1–200 characters and not be only whitespace. */
 export function checkName(name: string): string {
-  const length = charLength(name);
-  if (length < 1 || length > NAME_MAX_LENGTH) {
-    throw new InvalidUserInput(`name must have 1 to ${NAME_MAX_LENGTH} characters`);
-  }
-  if (name.trim() === '') throw new InvalidUserInput('name must not be blank');
+  const problem = nonBlankTextProblem('name', name, NAME_MAX_LENGTH);
+  if (problem !== undefined) throw new InvalidUserInput(problem);
   return name;
 }
 

@@ -1,9 +1,8 @@
 import type { Kysely, Selectable } from 'kysely';
-import type { Page } from '@meshkit/toolkit';
+import { isUniqueViolation, type Page } from '@meshkit/toolkit';
 import { EmailAlreadyInUse } from '../domain/errors.js';
 import { emailKey, type User } from '../domain/user.js';
 import type { UsersDatabase, UsersTable } from './tables.js';
-import { isUniqueViolation } from './unique-violation.js';
 
 function toUser(row: Selectable<UsersTable>): User {
   return {

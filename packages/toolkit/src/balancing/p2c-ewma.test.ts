@@ -1,24 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import type { ServiceInstance } from '../registry/instance.js';
+import { candidate } from './candidates.test-suite.js';
 import { P2cEwmaStrategy } from './p2c-ewma.js';
-import type { Candidate } from './strategy.js';
-
-function candidate(id: string, load: { weight?: number; inFlight?: number; cost?: number } = {}): Candidate {
-  const instance: ServiceInstance = {
-    id,
-    service: 'svc',
-    version: '1.0.0',
-    host: '127.0.0.1',
-    port: 1,
-    weight: load.weight ?? 1,
-    tags: [],
-    meta: {},
-    status: 'healthy',
-    registeredAt: 0,
-    lastHeartbeat: 0,
-  };
-  return { instance, inFlight: load.inFlight ?? 0, cost: () => load.cost ?? 0 };
-}
 
 describe('P2cEwmaStrategy', () => {
   it('of the two drawn, keeps the cheaper', () => {

@@ -6,3 +6,4 @@ export * from './registrar.js';
 export * from './define-service.js';
 export * from './shutdown.js';
 export * from './graceful-close.js';
+export * from './domain-error.js';

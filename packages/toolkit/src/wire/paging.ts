@@ -46,3 +46,18 @@ export function pageOf<T extends { id: string }>(
   if (!last) return { items };
   return { items, link: `<${path}?limit=${page.limit}&after=${last.id}>; rel="next"` };
 }
+
+/**
+ * Answers a list endpoint: sets `Link: <…>; rel="next"` on the reply when more rows remain and
+ * returns this page's rows (`rows` fetched with `limit + 1`; `path` without its query).
+ */
+export function pageReply<T extends { id: string }>(
+  reply: { header(name: string, value: string): unknown },
+  rows: T[],
+  page: Page,
+  path: string,
+): T[] {
+  const { items, link } = pageOf(rows, page, path);
+  if (link !== undefined) reply.header('link', link);
+  return items;
+}
