@@ -8,7 +8,6 @@ import {
   parsePage,
   type ServiceApp,
   uuidv7,
-  withDomainErrors,
 } from '@meshkit/toolkit';
 import { type Static, Type } from 'typebox';
 import { ProductNotFound, ReservationNotFound } from './domain/errors.js';
@@ -111,43 +110,38 @@ export function productRoutes(app: ServiceApp, { products, reservations, clock }
   app.post(
     '/products',
     { schema: { body: CreateProductBody, response: { 201: ProductWire } } },
-    (request, reply) =>
-      withDomainErrors(async () => {
-        const product = createProduct(request.body, uuidv7(), nowSeconds());
-        await products.insert(product);
-        return reply.code(201).send(toWire(product));
-      }),
+    async (request, reply) => {
+      const product = createProduct(request.body, uuidv7(), nowSeconds());
+      await products.insert(product);
+      return reply.code(201).send(toWire(product));
+    },
   );
 
   app.get(
     '/products',
     { schema: { querystring: PageQuery, response: { 200: Type.Array(ProductWire) } } },
-    (request, reply) =>
-      withDomainErrors(async () => {
-        const page = parsePage(request.query);
-        return pageReply(reply, await products.listPage(page), page, '/products').map(toWire);
-      }),
+    async (request, reply) => {
+      const page = parsePage(request.query);
+      return pageReply(reply, await products.listPage(page), page, '/products').map(toWire);
+    },
   );
 
-  app.get('/products/:id', { schema: { params: ProductParams, response: { 200: ProductWire } } }, (request) =>
-    withDomainErrors(async () => {
-      const id = productId(request.params.id);
-      const product = await products.findById(id);
-      if (!product) throw new ProductNotFound(id);
-      return toWire(product);
-    }),
-  );
+  app.get('/products/:id', { schema: { params: ProductParams, response: { 200: ProductWire } } }, async (request) => {
+    const id = productId(request.params.id);
+    const product = await products.findById(id);
+    if (!product) throw new ProductNotFound(id);
+    return toWire(product);
+  });
 
   app.put(
     '/products/:id/stock',
     { schema: { params: ProductParams, body: SetStockBody, response: { 200: ProductWire } } },
-    (request) =>
-      withDomainErrors(async () => {
-        const id = productId(request.params.id);
-        const product = await products.setStock(id, checkStock(request.body.stock), nowSeconds());
-        if (!product) throw new ProductNotFound(id);
-        return toWire(product);
-      }),
+    async (request) => {
+      const id = productId(request.params.id);
+      const product = await products.setStock(id, checkStock(request.body.stock), nowSeconds());
+      if (!product) throw new ProductNotFound(id);
+      return toWire(product);
+    },
   );
 
   // Internal: the orders service holds and gives back stock per order line. The gateway routes
@@ -155,25 +149,23 @@ export function productRoutes(app: ServiceApp, { products, reservations, clock }
   app.put(
     '/internal/products/:product_id/reservations/:order_id',
     { schema: { params: ReservationParams, body: ReserveBody, response: { 200: ReservationWire, 201: ReservationWire } } },
-    (request, reply) =>
-      withDomainErrors(async () => {
-        const { product_id, order_id } = request.params;
-        const quantity = checkQuantity(request.body.quantity);
-        if (!isUuid(product_id)) throw new ProductNotFound(product_id);
-        if (!isUuid(order_id)) throw new ReservationNotFound(order_id, product_id);
-        const { reservation, created } = await reservations.reserve(
-          { orderId: order_id, productId: product_id, quantity },
-          nowSeconds(),
-        );
-        return reply.code(created ? 201 : 200).send(reservationWire(reservation));
-      }),
+    async (request, reply) => {
+      const { product_id, order_id } = request.params;
+      const quantity = checkQuantity(request.body.quantity);
+      if (!isUuid(product_id)) throw new ProductNotFound(product_id);
+      if (!isUuid(order_id)) throw new ReservationNotFound(order_id, product_id);
+      const { reservation, created } = await reservations.reserve(
+        { orderId: order_id, productId: product_id, quantity },
+        nowSeconds(),
+      );
+      return reply.code(created ? 201 : 200).send(reservationWire(reservation));
+    },
   );
 
   app.delete(
     '/internal/products/:product_id/reservations/:order_id',
     { schema: { params: ReservationParams, response: { 200: ReleasedWire } } },
-    (request) =>
-      withDomainErrors(async (): Promise<ReleasedWire> => {
+    async (request): Promise<ReleasedWire> => {
         const { product_id, order_id } = request.params;
         if (!isUuid(product_id)) throw new ProductNotFound(product_id);
         if (!isUuid(order_id)) throw new ReservationNotFound(order_id, product_id);
@@ -181,6 +173,6 @@ export function productRoutes(app: ServiceApp, { products, reservations, clock }
         if (outcome.action === 'never_held') throw new ReservationNotFound(order_id, product_id);
         const { quantity } = outcome.reservation;
         return { order_id, product_id, quantity, status: 'released' };
-      }),
+    },
   );
 }

@@ -7,7 +7,6 @@ import {
   parsePage,
   type ServiceApp,
   uuidv7,
-  withDomainErrors,
 } from '@meshkit/toolkit';
 import { type Static, Type } from 'typebox';
 import { UserNotFound } from './domain/errors.js';
@@ -65,49 +64,41 @@ export function userRoutes(app: ServiceApp, { users, clock }: UserRoutesDeps): v
   app.post(
     '/users',
     { schema: { body: CreateUserBody, response: { 201: UserWire } } },
-    (request, reply) =>
-      withDomainErrors(async () => {
-        const user = createUser(request.body, uuidv7(), nowSeconds());
-        await users.insert(user);
-        return reply.code(201).send(toWire(user));
-      }),
+    async (request, reply) => {
+      const user = createUser(request.body, uuidv7(), nowSeconds());
+      await users.insert(user);
+      return reply.code(201).send(toWire(user));
+    },
   );
 
-  app.get('/users', { schema: { querystring: PageQuery, response: { 200: Type.Array(UserWire) } } }, (request, reply) =>
-    withDomainErrors(async () => {
-      const page = parsePage(request.query);
-      return pageReply(reply, await users.listPage(page), page, '/users').map(toWire);
-    }),
-  );
+  app.get('/users', { schema: { querystring: PageQuery, response: { 200: Type.Array(UserWire) } } }, async (request, reply) => {
+    const page = parsePage(request.query);
+    return pageReply(reply, await users.listPage(page), page, '/users').map(toWire);
+  });
 
-  app.get('/users/:id', { schema: { params: UserParams, response: { 200: UserWire } } }, (request) =>
-    withDomainErrors(async () => {
-      const id = userId(request.params.id);
-      const user = await users.findById(id);
-      if (!user) throw new UserNotFound(id);
-      return toWire(user);
-    }),
-  );
+  app.get('/users/:id', { schema: { params: UserParams, response: { 200: UserWire } } }, async (request) => {
+    const id = userId(request.params.id);
+    const user = await users.findById(id);
+    if (!user) throw new UserNotFound(id);
+    return toWire(user);
+  });
 
   app.put(
     '/users/:id',
     { schema: { params: UserParams, body: UpdateUserBody, response: { 200: UserWire } } },
-    (request) =>
-      withDomainErrors(async () => {
-        const id = userId(request.params.id);
-        const user = await users.findById(id);
-        if (!user) throw new UserNotFound(id);
-        const updated = updateUser(user, request.body, nowSeconds());
-        if (!(await users.update(updated))) throw new UserNotFound(id);
-        return toWire(updated);
-      }),
+    async (request) => {
+      const id = userId(request.params.id);
+      const user = await users.findById(id);
+      if (!user) throw new UserNotFound(id);
+      const updated = updateUser(user, request.body, nowSeconds());
+      if (!(await users.update(updated))) throw new UserNotFound(id);
+      return toWire(updated);
+    },
   );
 
-  app.delete('/users/:id', { schema: { params: UserParams, response: { 200: Deleted } } }, (request) =>
-    withDomainErrors(async () => {
-      const id = userId(request.params.id);
-      if (!(await users.delete(id))) throw new UserNotFound(id);
-      return { message: 'User deleted successfully' };
-    }),
-  );
+  app.delete('/users/:id', { schema: { params: UserParams, response: { 200: Deleted } } }, async (request) => {
+    const id = userId(request.params.id);
+    if (!(await users.delete(id))) throw new UserNotFound(id);
+    return { message: 'User deleted successfully' };
+  });
 }

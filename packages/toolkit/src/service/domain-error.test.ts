@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { MeshError } from '../errors.js';
-import { DomainError, type DomainErrorKind, toMeshError, withDomainErrors } from './domain-error.js';
+import { createServiceApp } from './create-app.js';
+import { DomainError, type DomainErrorKind, toMeshError } from './domain-error.js';
 
 class Refused extends DomainError {
   override readonly name = 'Refused';
@@ -29,22 +30,16 @@ describe('toMeshError', () => {
   });
 });
 
-describe('withDomainErrors', () => {
-  it('returns what the work returns', async () => {
-    await expect(withDomainErrors(async () => 42)).resolves.toBe(42);
-  });
-
-  it('turns a thrown domain error into its MeshError', async () => {
-    const thrown = withDomainErrors(async () => {
+describe('a domain error thrown by a route', () => {
+  it('answers as its kind’s problem, with the domain message as detail', async () => {
+    const app = createServiceApp({ logger: false });
+    app.get('/taken', async () => {
       throw new Refused('conflict', 'taken');
     });
-    await expect(thrown).rejects.toMatchObject({ code: 'CONFLICT', status: 409, message: 'taken' });
-  });
-
-  it('passes anything else through untouched, an upstream MeshError included', async () => {
-    const upstream = new MeshError('UPSTREAM_TIMEOUT', 'slow');
-    const plain = new TypeError('bug');
-    await expect(withDomainErrors(() => Promise.reject(upstream))).rejects.toBe(upstream);
-    await expect(withDomainErrors(() => Promise.reject(plain))).rejects.toBe(plain);
+    const res = await app.inject({ method: 'GET', url: '/taken' });
+    expect(res.statusCode).toBe(409);
+    expect(res.headers['content-type']).toContain('application/problem+json');
+    expect(res.json()).toMatchObject({ status: 409, detail: 'taken' });
+    await app.close();
   });
 });

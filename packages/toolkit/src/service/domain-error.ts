@@ -12,7 +12,7 @@ const CODE_OF_KIND = {
 
 /**
  * Base of a service's own business errors. They say what went wrong in the domain's words and
- * carry a `kind`; the HTTP edge turns them into MeshErrors, so the domain never knows status codes.
+ * carry a `kind`; the problem handler turns them into MeshErrors, so the domain never knows status codes.
  */
 export abstract class DomainError extends Error {
   abstract readonly kind: DomainErrorKind;
@@ -25,13 +25,4 @@ export function isDomainError(e: unknown): e is DomainError {
 /** The problem a domain error answers with: its kind's code, its message as the detail. */
 export function toMeshError(e: DomainError): MeshError {
   return new MeshError(CODE_OF_KIND[e.kind], e.message, { cause: e });
-}
-
-/** Runs a handler body at the HTTP edge: a DomainError becomes its MeshError, anything else passes as it is. */
-export async function withDomainErrors<T>(work: () => Promise<T>): Promise<T> {
-  try {
-    return await work();
-  } catch (e) {
-    throw isDomainError(e) ? toMeshError(e) : e;
-  }
 }

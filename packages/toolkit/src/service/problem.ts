@@ -1,6 +1,7 @@
 import { STATUS_CODES } from 'node:http';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { type ErrorCode, errorCatalogue, isMeshError, MeshError, problemType } from '../errors.js';
+import { isDomainError, toMeshError } from './domain-error.js';
 
 /** RFC 9457 media type of every error response. */
 export const PROBLEM_CONTENT_TYPE = 'application/problem+json; charset=utf-8';
@@ -55,7 +56,7 @@ export function installProblemHandling(app: FastifyInstance): void {
       });
       return sendBody(reply, other.status, body);
     }
-    const problem = toMeshError(error, request);
+    const problem = asMeshError(error, request);
     if (problem.status >= 500 && !isMeshError(error)) {
       request.log.error({ err: error }, 'unhandled error');
     } else if (problem.status >= 500) {
@@ -78,8 +79,9 @@ interface ValidationIssue {
   params?: Record<string, unknown>;
 }
 
-function toMeshError(error: unknown, request: FastifyRequest): MeshError {
+function asMeshError(error: unknown, request: FastifyRequest): MeshError {
   if (isMeshError(error)) return error;
+  if (isDomainError(error)) return toMeshError(error);
   const e = (error ?? {}) as Partial<FastifyError> & { validation?: ValidationIssue[] };
   if (Array.isArray(e.validation)) return validationError(e.validation, e.validationContext);
   switch (e.code) {
