@@ -9,6 +9,7 @@ import {
   type ServiceDispatcher,
 } from '@meshkit/toolkit';
 import type { FastifyBaseLogger } from 'fastify';
+import { FaultInjector, faultsRoute, type FaultRule } from './fault-injection.js';
 import { proxyPlugin } from './proxy.js';
 import { registryRoute } from './registry-view.js';
 import { defaultRoutes, validateRoutes, type Route } from './route-table.js';
@@ -31,6 +32,10 @@ export interface GatewayOptions {
   bodyLimit?: number;
   /** Per-attempt upstream timeout in ms (504 past it). Default: the client's. */
   requestTimeoutMs?: number;
+  /** Injected delays and aborts by route (chaos experiments). Default none. */
+  faults?: FaultRule[];
+  /** Dice of the fault percentages, returning [0, 1). Default Math.random. */
+  faultRandom?: () => number;
   clock?: Clock;
 }
 
@@ -46,7 +51,7 @@ export interface GatewayHandle {
 const healthStatus = { created: 'starting', running: 'healthy', stopping: 'draining' } as const;
 
 /** Paths the gateway answers itself; no route may take them over. */
-const ownPaths = ['/health', '/registry'];
+const ownPaths = ['/health', '/registry', '/faults'];
 
 /**
  * The public edge: its own `/`, health and `/registry`, and every method under each route prefix
@@ -60,6 +65,7 @@ export async function createGateway(options: GatewayOptions): Promise<GatewayHan
     const own = ownPaths.find((p) => r.prefix === p || r.prefix.startsWith(`${p}/`));
     if (own !== undefined) throw new Error(`route prefix ${r.prefix} collides with the gateway's own ${own}`);
   }
+  const faults = new FaultInjector(options.faults ?? [], routes, options.faultRandom);
   const clock = options.clock ?? systemClock;
   const host = options.host ?? '127.0.0.1';
   const id = randomUUID();
@@ -90,10 +96,15 @@ export async function createGateway(options: GatewayOptions): Promise<GatewayHan
     return { status: 'ready' };
   });
   registryRoute(app, options.client);
+  faultsRoute(app, faults);
+  if (faults.active) {
+    app.log.warn({ faults: faults.rules }, 'fault injection is on: some requests will be delayed or refused');
+  }
   app.register(proxyPlugin, {
     client: options.client,
     routes,
     requestTimeoutMs: options.requestTimeoutMs,
+    ...(faults.active ? { faults } : {}),
   });
 
   let url = '';

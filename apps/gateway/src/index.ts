@@ -3,3 +3,4 @@ export { createGatewayApp, DEFAULT_GATEWAY_PORT, type GatewayAppOptions } from '
 export { compileRoutes, defaultRoutes, matchRoute, type Route, validateRoutes } from './route-table.js';
 export { type RegistryInstanceView, type RegistryView, registryView } from './registry-view.js';
 export { isValidTraceparent, newTraceparent } from './headers.js';
+export * from './fault-injection.js';

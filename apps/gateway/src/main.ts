@@ -6,6 +6,7 @@ import {
   type StrategyName,
 } from '@meshkit/toolkit';
 import type { FastifyBaseLogger } from 'fastify';
+import type { FaultRule } from './fault-injection.js';
 import { createGateway, type GatewayHandle } from './gateway.js';
 import type { Route } from './route-table.js';
 
@@ -28,6 +29,10 @@ export interface GatewayAppOptions {
   bodyLimit?: number;
   /** A pino logger, or false for silence. */
   logger?: FastifyBaseLogger | false;
+  /** Injected delays and aborts by route, e.g. from `parseFaultRules(GATEWAY_FAULTS)`. Default none. */
+  faults?: FaultRule[];
+  /** Dice of the fault percentages, returning [0, 1). Default Math.random. */
+  faultRandom?: () => number;
   clock?: Clock;
 }
 
@@ -63,6 +68,8 @@ export async function createGatewayApp(options: GatewayAppOptions): Promise<Gate
       corsOrigins: options.corsOrigins,
       bodyLimit: options.bodyLimit,
       requestTimeoutMs: options.requestTimeoutMs,
+      faults: options.faults,
+      faultRandom: options.faultRandom,
       clock: options.clock,
     });
   } catch (err) {

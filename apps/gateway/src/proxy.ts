@@ -1,4 +1,5 @@
 import { PassThrough, type Readable } from 'node:stream';
+import { setTimeout as sleep } from 'node:timers/promises';
 import {
   isMeshError,
   MeshError,
@@ -7,6 +8,7 @@ import {
   type UpstreamResponse,
 } from '@meshkit/toolkit';
 import type { FastifyInstance, FastifyReply, FastifyRequest, HTTPMethods } from 'fastify';
+import { FAULT_HEADER, type FaultInjector, sendInjectedAbort } from './fault-injection.js';
 import { clientResponseHeaders, upstreamRequestHeaders } from './headers.js';
 import type { Route } from './route-table.js';
 
@@ -18,6 +20,8 @@ export interface ProxyOptions {
   routes: readonly Route[];
   /** Per-attempt upstream timeout in ms; the client's default when absent. */
   requestTimeoutMs?: number;
+  /** Injected delays and aborts; none when absent. */
+  faults?: FaultInjector;
 }
 
 /**
@@ -56,6 +60,27 @@ async function forward(
   };
   reply.raw.once('close', onClose);
 
+  const fault = options.faults?.decide(request.url, service);
+  if (fault !== undefined) {
+    reply.header(FAULT_HEADER, fault.header);
+    if (fault.delayMs > 0) {
+      try {
+        await sleep(fault.delayMs, undefined, { signal: abort.signal });
+      } catch {
+        // The client went away during the delay: the upstream is never called. 499 (nginx's
+        // "client closed request") reaches nobody; it tells the access log what happened.
+        reply.raw.off('close', onClose);
+        request.log.info({ service }, 'client closed the request during an injected delay');
+        return reply.code(499).send();
+      }
+    }
+    if (fault.abortStatus !== undefined) {
+      reply.raw.off('close', onClose);
+      request.log.debug({ service, status: fault.abortStatus, rule: fault.rule.prefix }, 'injected abort');
+      return sendInjectedAbort(reply, fault, service);
+    }
+  }
+
   let upstream: UpstreamResponse;
   try {
     upstream = await options.client.dispatch(service, {
@@ -82,6 +107,7 @@ async function forward(
   reply.code(upstream.statusCode);
   reply.headers(clientResponseHeaders(upstream.headers));
   reply.header('x-request-id', request.id);
+  if (fault !== undefined) reply.header(FAULT_HEADER, fault.header);
   return reply.send(guardBody(upstream.body, service, abort));
 }
 
