@@ -1,5 +1,7 @@
 import { Command, InvalidArgumentError } from 'commander';
 import { ConfigError, loadConfig, type MeshConfig, onShutdownSignals } from '@meshkit/toolkit';
+import { runCluster } from './cluster/cluster.js';
+import { checkClusterBackends, ClusterUsageError, parseReplicas, type Replicas } from './cluster/replicas.js';
 import { runDemo } from './demo.js';
 import { startSystem } from './launcher.js';
 import { configuredPorts, type PartName, partNames } from './parts.js';
@@ -23,9 +25,56 @@ function gatewayUrl(explicit: string | undefined, config: MeshConfig): string {
 }
 
 async function runParts(names: PartName[], ports: Record<PartName, number>, config: MeshConfig) {
+  let phase: Phase = 'starting';
+  stopWithSupervisor(() => phase);
   const system = await startSystem(names, ports, config);
-  onShutdownSignals(system.stop);
+  phase = 'running';
+  onShutdownSignals(() => {
+    phase = 'stopping';
+    return system.stop();
+  });
+  // `meshkit cluster` reads this line to learn each child's URL.
   for (const part of system.parts) console.log(`${part.name.padEnd(8)} ${part.url}`);
+}
+
+type Phase = 'starting' | 'running' | 'stopping';
+
+/**
+ * Started by `meshkit cluster` (an IPC channel to it exists): when that channel disconnects, the
+ * supervisor is gone — even killed with SIGKILL — so stop as on SIGTERM rather than live on as an
+ * orphan; while still starting, just exit (a lease already taken runs out by itself). Once a
+ * signal started the stop, do nothing: a second signal would cut it short.
+ */
+function stopWithSupervisor(phase: () => Phase): void {
+  if (!process.send) return;
+  process.channel?.unref(); // the channel alone must not keep this process alive
+  // Its output went to the supervisor: with it gone, writes fail with EPIPE, which must not crash the stop.
+  const ignoreBrokenPipe = (err: NodeJS.ErrnoException) => {
+    if (err.code !== 'EPIPE') throw err;
+  };
+  process.stdout.on('error', ignoreBrokenPipe);
+  process.stderr.on('error', ignoreBrokenPipe);
+  const gone = () => {
+    if (phase() === 'starting') process.exit(1);
+    else if (phase() === 'running') process.kill(process.pid, 'SIGTERM');
+  };
+  if (process.connected) process.once('disconnect', gone);
+  else gone();
+}
+
+/** `--replicas` and the backends a cluster needs, checked before anything starts: exit 2 with one line. */
+function clusterPlanOrExit(list: string | undefined): Replicas {
+  try {
+    const replicas = parseReplicas(list);
+    checkClusterBackends(replicas, process.env);
+    return replicas;
+  } catch (err) {
+    if (err instanceof ClusterUsageError) {
+      console.error(`meshkit: ${err.message}`);
+      process.exit(2);
+    }
+    throw err;
+  }
 }
 
 const program = new Command('meshkit')
@@ -58,6 +107,19 @@ program
     const ports = configuredPorts(config);
     if (part !== 'gateway' && config.port !== undefined) ports[part] = config.port;
     await runParts([part], ports, config);
+  });
+
+program
+  .command('cluster')
+  .description('the gateway and every service instance each in its own process, supervised; needs REDIS_URL')
+  .option(
+    '--replicas <list>',
+    'instances per service, e.g. users=2,products=3,orders=2 (others 1; 1-16 each; more than 1 needs DATABASE_URL)',
+  )
+  .action(async (options: { replicas?: string }) => {
+    const replicas = clusterPlanOrExit(options.replicas);
+    configOrExit(); // every child reads the same environment: judge it once, here
+    await runCluster(replicas);
   });
 
 program

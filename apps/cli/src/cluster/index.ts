@@ -1,0 +1,4 @@
+export * from './backoff.js';
+export * from './cluster.js';
+export * from './replicas.js';
+export * from './supervisor.js';
