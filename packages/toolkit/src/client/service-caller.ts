@@ -11,6 +11,10 @@ export interface ServiceRequest {
   body?: unknown;
   /** Per-attempt timeout in ms (default from the client's config). */
   timeoutMs?: number;
+  /** Absolute deadline (ms on the client's clock) bounding every attempt together. */
+  deadline?: number;
+  /** Attempts at most, first included (the client's default when absent); 1 turns retries off. */
+  maxAttempts?: number;
   /** Key for the consistent_hash strategy. */
   key?: string;
   /** Request id / trace context to propagate; taken from here when not in headers. */

@@ -2,9 +2,10 @@ import { randomUUID } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { Readable } from 'node:stream';
+import { finished } from 'node:stream/promises';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ManualClock } from '../clock.js';
+import { ManualClock, systemClock } from '../clock.js';
 import { StaticInstanceSource } from '../discovery/instance-source.js';
 import { MeshError } from '../errors.js';
 import type { ServiceInstance } from '../registry/instance.js';
@@ -68,6 +69,17 @@ class Upstream {
     }
   }
 
+  /** Stops listening: connections are refused until `resume()`. */
+  async pause(): Promise<void> {
+    this.server.closeAllConnections();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+
+  /** Listens again on the same port. */
+  async resume(): Promise<void> {
+    await new Promise<void>((resolve) => this.server.listen(this.port, '127.0.0.1', resolve));
+  }
+
   async stop(): Promise<void> {
     for (const res of this.held.splice(0)) res.destroy();
     this.server.closeAllConnections();
@@ -105,6 +117,12 @@ async function closedPort(): Promise<number> {
   return port;
 }
 
+/** Reads a response body to its end. */
+async function drain(body: Readable): Promise<void> {
+  body.resume();
+  await finished(body);
+}
+
 async function waitFor(condition: () => boolean, ms = 1000): Promise<void> {
   const until = Date.now() + ms;
   while (!condition()) {
@@ -140,6 +158,20 @@ function clientOver(
   const client = new ServiceClient({ source, ...options });
   clients.push(client);
   return { client, source };
+}
+
+function statsOf(client: ServiceClient) {
+  return client.stats().find((s) => s.service === SERVICE);
+}
+
+/** Calls until `done()` or `max` calls; the statuses it got. */
+async function callUntil(client: ServiceClient, done: () => boolean, max = 30): Promise<number[]> {
+  const statuses: number[] = [];
+  while (!done()) {
+    if (statuses.length >= max) throw new Error(`not done after ${max} calls`);
+    statuses.push((await client.call(SERVICE, get())).status);
+  }
+  return statuses;
 }
 
 function circuitOf(client: ServiceClient, id: string) {
@@ -193,13 +225,16 @@ describe('ServiceClient over real HTTP servers', () => {
   it('five 5xx answers open that instance’s breaker and traffic goes to the others', async () => {
     const [a, bad, c] = await servers(3);
     bad!.handler = (_req, res) => json(res, 500, { error: 'boom' });
-    const { client } = clientOver([a!.instance, bad!.instance, c!.instance]);
+    const logged: string[] = [];
+    const logger = pino({ level: 'debug' }, { write: (line: string) => logged.push(line) });
+    const { client } = clientOver([a!.instance, bad!.instance, c!.instance], { logger });
     const statuses: number[] = [];
     for (let i = 0; i < 15; i++) statuses.push((await client.call(SERVICE, get())).status);
     // A 5xx resolves (it is an HTTP answer); the breaker is what reacts.
     expect(statuses.filter((s) => s === 500)).toHaveLength(5);
     expect(bad!.seen).toHaveLength(5);
     expect(circuitOf(client, bad!.instance.id)?.circuit).toBe('open');
+    expect(logged.some((l) => l.includes('circuit breaker opened') && l.includes(bad!.instance.id))).toBe(true);
 
     for (let i = 0; i < 10; i++) expect((await client.call(SERVICE, get())).status).toBe(200);
     expect(bad!.seen).toHaveLength(5);
@@ -210,7 +245,12 @@ describe('ServiceClient over real HTTP servers', () => {
     const [a, b] = await servers(2);
     for (const u of [a, b]) u!.handler = (_req, res) => json(res, 503, {});
     const clock = new ManualClock(5_000_000);
-    const { client } = clientOver([a!.instance, b!.instance], { clock, breaker: { threshold: 2 } });
+    // One attempt per call: this story is the breakers' alone (GET 503s are retried otherwise).
+    const { client } = clientOver([a!.instance, b!.instance], {
+      clock,
+      breaker: { threshold: 2 },
+      retry: { maxAttempts: 1 },
+    });
     for (let i = 0; i < 4; i++) await client.call(SERVICE, get());
     expect(a!.seen.length + b!.seen.length).toBe(4);
 
@@ -242,7 +282,7 @@ describe('ServiceClient over real HTTP servers', () => {
     expect(u!.seen).toHaveLength(0);
   });
 
-  it('a closed port among the instances: every call succeeds elsewhere, and its breaker counts', async () => {
+  it('a closed port among the instances: every call succeeds elsewhere, and it is ejected at once', async () => {
     const [a, b] = await servers(2);
     const dead = instanceAt(await closedPort());
     const logged: string[] = [];
@@ -254,8 +294,12 @@ describe('ServiceClient over real HTTP servers', () => {
       expect(res.instanceId).not.toBe(dead.id);
     }
     expect(a!.seen.length + b!.seen.length).toBe(12);
-    expect(circuitOf(client, dead.id)?.circuit).toBe('open');
-    expect(logged.some((l) => l.includes('circuit breaker opened') && l.includes(dead.id))).toBe(true);
+    // Since the outlier detector: the first refusal ejects it, so its breaker saw one failure only.
+    expect(circuitOf(client, dead.id)).toMatchObject({ circuit: 'closed', ejected: true, ejections: 1 });
+    expect(logged.some((l) => l.includes('outlier ejected') && l.includes(dead.id))).toBe(true);
+    expect(client.stats()).toEqual([
+      { service: SERVICE, requests: 12, retries: 1, retryBudgetExhausted: 0, ejections: 1, panicRoutes: 0 },
+    ]);
   });
 
   it('a lone instance refusing connections: 502 UPSTREAM_FAILED', async () => {
@@ -429,7 +473,10 @@ describe('ServiceClient over real HTTP servers', () => {
     for (let i = 0; i < 6; i++) expect((await client.call(SERVICE, get())).instanceId).toBe(b!.instance.id);
     expect(a!.seen.length).toBe(seenBefore);
     expect(client.snapshot()).toEqual([
-      { name: SERVICE, instances: [{ instance: b!.instance, circuit: 'closed', inFlight: 0 }] },
+      {
+        name: SERVICE,
+        instances: [{ instance: b!.instance, circuit: 'closed', inFlight: 0, ejected: false, ejections: 0 }],
+      },
     ]);
   });
 
@@ -443,6 +490,406 @@ describe('ServiceClient over real HTTP servers', () => {
     expect(snap.map((s) => s.name).sort()).toEqual([SERVICE, 'user-service']);
     const mine = snap.find((s) => s.name === SERVICE)!;
     expect(mine.instances.map((i) => i.instance.id)).toEqual([a!.instance.id, draining.id]);
-    expect(mine.instances.every((i) => i.circuit === 'closed' && i.inFlight === 0)).toBe(true);
+    expect(
+      mine.instances.every((i) => i.circuit === 'closed' && i.inFlight === 0 && !i.ejected && i.ejections === 0),
+    ).toBe(true);
+  });
+});
+
+describe('outlier ejection (Envoy semantics, passive, from real traffic)', () => {
+  it('a refused connection ejects at once; no traffic until the ejection ends, then it is back', async () => {
+    const clock = new ManualClock(1_000_000);
+    const [a, b, c] = await servers(3);
+    await c!.pause();
+    const { client } = clientOver([a!.instance, b!.instance, c!.instance], { clock });
+    for (let i = 0; i < 6; i++) {
+      const res = await client.call(SERVICE, get());
+      expect(res.status).toBe(200);
+      expect(res.instanceId).not.toBe(c!.instance.id);
+    }
+    expect(circuitOf(client, c!.instance.id)).toMatchObject({ ejected: true, ejections: 1, circuit: 'closed' });
+    expect(statsOf(client)).toMatchObject({ requests: 6, retries: 1, ejections: 1 });
+
+    await c!.resume();
+    for (let i = 0; i < 6; i++) await client.call(SERVICE, get());
+    clock.advance(29_999);
+    for (let i = 0; i < 6; i++) await client.call(SERVICE, get());
+    expect(c!.seen).toHaveLength(0);
+
+    clock.advance(1);
+    expect(circuitOf(client, c!.instance.id)).toMatchObject({ ejected: false, ejections: 1 });
+    for (let i = 0; i < 6; i++) await client.call(SERVICE, get());
+    expect(c!.seen).toHaveLength(2);
+  });
+
+  it('five consecutive 5xx eject an instance; 4xx are answers and do not count', async () => {
+    const clock = new ManualClock(1_000_000);
+    const [a, bad, c] = await servers(3);
+    let failing = false;
+    bad!.handler = (_req, res) => json(res, failing ? 503 : 404, {});
+    // A breaker that would not open: the ejection alone keeps traffic away.
+    const { client } = clientOver([a!.instance, bad!.instance, c!.instance], { clock, breaker: { threshold: 100 } });
+    const post = () => client.call(SERVICE, { method: 'POST', path: '/orders', body: {} });
+    for (let i = 0; i < 30; i++) await post();
+    expect(bad!.seen).toHaveLength(10);
+    expect(circuitOf(client, bad!.instance.id)?.ejected).toBe(false);
+
+    failing = true;
+    const statuses: number[] = [];
+    for (let i = 0; i < 15; i++) statuses.push((await post()).status);
+    expect(statuses.filter((s) => s === 503)).toHaveLength(5); // a POST is not retried
+    expect(bad!.seen).toHaveLength(15);
+    expect(circuitOf(client, bad!.instance.id)).toMatchObject({ ejected: true, ejections: 1, circuit: 'closed' });
+
+    for (let i = 0; i < 10; i++) expect((await post()).status).toBe(200);
+    expect(bad!.seen).toHaveLength(15);
+  });
+
+  it('a re-ejection lasts twice as long (base × times ejected)', async () => {
+    const clock = new ManualClock(1_000_000);
+    const [a, b] = await servers(2);
+    const dead = instanceAt(await closedPort());
+    const { client } = clientOver([a!.instance, b!.instance, dead], { clock });
+    const ejected = () => circuitOf(client, dead.id)?.ejected === true;
+    await callUntil(client, ejected);
+    clock.advance(30_000);
+    expect(ejected()).toBe(false);
+    await callUntil(client, ejected, 3); // back in the rotation, refused again at once
+    expect(circuitOf(client, dead.id)?.ejections).toBe(2);
+    clock.advance(59_999);
+    expect(ejected()).toBe(true);
+    clock.advance(1);
+    expect(ejected()).toBe(false);
+  });
+
+  it('ejects at most 50 % of a service’s instances at once: 1 of 3 when all fail', async () => {
+    const clock = new ManualClock(1_000_000);
+    const all = await servers(3);
+    for (const u of all) u.handler = (_req, res) => json(res, 500, {});
+    const { client } = clientOver(
+      all.map((u) => u.instance),
+      { clock, breaker: { threshold: 1000 } },
+    );
+    for (let i = 0; i < 30; i++) expect((await client.call(SERVICE, get())).status).toBe(500); // a 500 is not retried
+    const ejected = all.filter((u) => circuitOf(client, u.instance.id)?.ejected);
+    expect(ejected).toHaveLength(1);
+    expect(statsOf(client)).toMatchObject({ requests: 30, retries: 0, ejections: 1, panicRoutes: 0 });
+    expect(all.map((u) => u.seen.length).reduce((x, y) => x + y)).toBe(30);
+  });
+
+  it('panic: with 2 of 3 ejected, traffic goes to all 3 until the ejections end', async () => {
+    const clock = new ManualClock(1_000_000);
+    const [x, y, z] = await servers(3);
+    let broken = true;
+    for (const u of [x, y]) u!.handler = (_req, res) => json(res, broken ? 500 : 200, { id: u!.instance.id });
+    const logged: string[] = [];
+    const logger = pino({ level: 'debug' }, { write: (line: string) => logged.push(line) });
+    const { client } = clientOver([x!.instance, y!.instance, z!.instance], {
+      clock,
+      logger,
+      breaker: { threshold: 1000 },
+      outlier: { consecutive5xx: 1, maxEjectionPercent: 100 },
+    });
+    await callUntil(client, () => [x, y].every((u) => circuitOf(client, u!.instance.id)?.ejected));
+    expect(statsOf(client)?.ejections).toBe(2);
+
+    broken = false;
+    const before = [x, y, z].map((u) => u!.seen.length);
+    for (let i = 0; i < 9; i++) expect((await client.call(SERVICE, get())).status).toBe(200);
+    const gained = [x, y, z].map((u, i) => u!.seen.length - (before[i] ?? 0));
+    expect(gained).toEqual([3, 3, 3]);
+    expect(statsOf(client)?.panicRoutes).toBe(9);
+    expect(logged.some((l) => l.includes('panic routing'))).toBe(true);
+    // Still ejected: panic routes around the ejections, it does not end them.
+    expect([x, y].every((u) => circuitOf(client, u!.instance.id)?.ejected)).toBe(true);
+
+    clock.advance(30_000);
+    for (let i = 0; i < 3; i++) await client.call(SERVICE, get());
+    expect(statsOf(client)?.panicRoutes).toBe(9);
+  });
+
+  it('panic ignores ejections, not open breakers: the seed’s breaker still fails fast', async () => {
+    const clock = new ManualClock(1_000_000);
+    const [x, y, z] = await servers(3);
+    const { client } = clientOver([x!.instance, y!.instance, z!.instance], {
+      clock,
+      breaker: { threshold: 2 },
+      outlier: { consecutive5xx: 1 },
+    });
+    // x fails once: ejected (the one ejection 50 % of 3 allows); its breaker stays closed.
+    x!.handler = (_req, res) => json(res, 500, {});
+    await callUntil(client, () => circuitOf(client, x!.instance.id)?.ejected === true);
+    x!.handler = (_req, res) => json(res, 200, {});
+    // y fails twice: no room to eject it, so its breaker opens. 1 of 3 available: panic.
+    y!.handler = (_req, res) => json(res, 500, {});
+    await callUntil(client, () => circuitOf(client, y!.instance.id)?.circuit === 'open');
+    expect(circuitOf(client, y!.instance.id)?.ejected).toBe(false);
+
+    const before = [x, y, z].map((u) => u!.seen.length);
+    for (let i = 0; i < 6; i++) expect((await client.call(SERVICE, get())).status).toBe(200);
+    const gained = [x, y, z].map((u, i) => u!.seen.length - (before[i] ?? 0));
+    expect(gained).toEqual([3, 0, 3]);
+  });
+
+  it('a lone instance that is ejected still gets the traffic (panic), and recovers', async () => {
+    const clock = new ManualClock(1_000_000);
+    const [u] = await servers(1);
+    let status = 500;
+    u!.handler = (_req, res) => json(res, status, {});
+    const { client } = clientOver([u!.instance], { clock, breaker: { threshold: 1000 } });
+    for (let i = 0; i < 5; i++) await client.call(SERVICE, get());
+    expect(circuitOf(client, u!.instance.id)?.ejected).toBe(true);
+    status = 200;
+    expect((await client.call(SERVICE, get())).status).toBe(200);
+    expect(u!.seen).toHaveLength(6);
+  });
+});
+
+describe('safe retries', () => {
+  const failWith = (status: number) => (_req: http.IncomingMessage, res: http.ServerResponse) =>
+    json(res, status, { status });
+
+  it('a GET answered 503 is retried on another instance and succeeds', async () => {
+    const [bad, good] = await servers(2);
+    bad!.handler = failWith(503);
+    const { client } = clientOver([bad!.instance, good!.instance], { breaker: { threshold: 1000 } });
+    for (let i = 0; i < 4; i++) {
+      const res = await client.call(SERVICE, get());
+      expect(res.status).toBe(200);
+      expect(res.instanceId).toBe(good!.instance.id);
+    }
+    expect(bad!.seen.length).toBeGreaterThan(0);
+    expect(good!.seen).toHaveLength(4);
+    expect(statsOf(client)).toMatchObject({ requests: 4, retries: bad!.seen.length });
+  });
+
+  it('a POST answered 503 is not retried; with an Idempotency-Key it is', async () => {
+    const [bad, good] = await servers(2);
+    bad!.handler = failWith(503);
+    const { client } = clientOver([bad!.instance, good!.instance], { breaker: { threshold: 1000 } });
+    const statuses: number[] = [];
+    for (let i = 0; i < 4; i++) {
+      statuses.push((await client.call(SERVICE, { method: 'POST', path: '/orders', body: { n: i } })).status);
+    }
+    expect(statuses.sort()).toEqual([200, 200, 503, 503]);
+    expect([bad!.seen.length, good!.seen.length]).toEqual([2, 2]);
+    expect(statsOf(client)?.retries).toBe(0);
+
+    for (let i = 0; i < 4; i++) {
+      const res = await client.call(SERVICE, {
+        method: 'POST',
+        path: '/orders',
+        headers: { 'Idempotency-Key': `order-${i}` },
+        body: { n: i },
+      });
+      expect(res.status).toBe(200);
+    }
+    const keyed = bad!.seen.slice(2);
+    expect(keyed.length).toBeGreaterThan(0);
+    expect(good!.seen).toHaveLength(6);
+    expect(statsOf(client)?.retries).toBe(keyed.length);
+    // Each retry carried the same key and body to the other instance.
+    for (const first of keyed) {
+      const key = first.headers['idempotency-key'];
+      expect(good!.seen.find((s) => s.headers['idempotency-key'] === key)?.body).toBe(first.body);
+    }
+  });
+
+  it('a 500 is not retried (it may have done work), unless retryOn says so', async () => {
+    const [bad, good] = await servers(2);
+    bad!.handler = failWith(500);
+    const { client } = clientOver([bad!.instance, good!.instance], { breaker: { threshold: 1000 } });
+    const statuses: number[] = [];
+    for (let i = 0; i < 4; i++) statuses.push((await client.call(SERVICE, get())).status);
+    expect(statuses.sort()).toEqual([200, 200, 500, 500]);
+    expect(statsOf(client)?.retries).toBe(0);
+
+    const eager = clientOver([bad!.instance, good!.instance], {
+      breaker: { threshold: 1000 },
+      retry: { retryOn: [500, 503] },
+    }).client;
+    for (let i = 0; i < 4; i++) expect((await eager.call(SERVICE, get())).status).toBe(200);
+  });
+
+  it('never retries on an instance already tried; stops when none is left', async () => {
+    const all = await servers(3);
+    for (const u of all) u.handler = failWith(503);
+    const { client } = clientOver(
+      all.map((u) => u.instance),
+      { breaker: { threshold: 1000 }, retry: { maxAttempts: 10 } },
+    );
+    const res = await client.call(SERVICE, get());
+    expect(res.status).toBe(503);
+    expect(all.map((u) => u.seen.length)).toEqual([1, 1, 1]);
+    expect(statsOf(client)?.retries).toBe(2);
+
+    // maxAttempts bounds it below the instance count; per call too.
+    const three = await client.call(SERVICE, { ...get(), maxAttempts: 2 });
+    expect(three.status).toBe(503);
+    expect(all.map((u) => u.seen.length).reduce((x, y) => x + y)).toBe(5);
+    await client.call(SERVICE, { ...get(), maxAttempts: 1 });
+    expect(all.map((u) => u.seen.length).reduce((x, y) => x + y)).toBe(6);
+  });
+
+  it('a GET whose connection broke after sending, or that timed out, is retried elsewhere', async () => {
+    const [a, b] = await servers(2);
+    a!.handler = (req) => req.socket.destroy();
+    const { client } = clientOver([a!.instance, b!.instance]);
+    for (let i = 0; i < 4; i++) expect((await client.call(SERVICE, get())).instanceId).toBe(b!.instance.id);
+    const broken = a!.seen.length;
+    expect(broken).toBeGreaterThan(0);
+
+    a!.hold();
+    for (let i = 0; i < 4; i++) {
+      expect((await client.call(SERVICE, { ...get(), timeoutMs: 150 })).instanceId).toBe(b!.instance.id);
+    }
+    expect(a!.seen.length).toBeGreaterThan(broken);
+    expect(b!.seen).toHaveLength(8);
+    expect(statsOf(client)?.retries).toBe(a!.seen.length);
+  });
+
+  it('dispatch retries a Buffer body, intact, never a stream', async () => {
+    const [bad, good] = await servers(2);
+    bad!.handler = failWith(503);
+    const { client } = clientOver([bad!.instance, good!.instance], { breaker: { threshold: 1000 } });
+    for (let i = 0; i < 2; i++) {
+      const res = await client.dispatch(SERVICE, {
+        method: 'PUT',
+        path: '/products/1/stock',
+        headers: { 'content-type': 'application/octet-stream' },
+        body: Buffer.from(`stock=${i}`),
+      });
+      expect(res.statusCode).toBe(200);
+      expect(res.instance.id).toBe(good!.instance.id);
+      await drain(res.body);
+    }
+    expect(good!.seen.map((s) => s.body)).toEqual(['stock=0', 'stock=1']);
+    expect(bad!.seen.length).toBeGreaterThan(0);
+    expect(statsOf(client)?.retries).toBe(bad!.seen.length);
+
+    const statuses: number[] = [];
+    for (let i = 0; i < 2; i++) {
+      const res = await client.dispatch(SERVICE, {
+        method: 'PUT',
+        path: '/products/1/stock',
+        headers: {},
+        body: Readable.from([`stock=${i}`]),
+      });
+      statuses.push(res.statusCode);
+      await drain(res.body);
+    }
+    expect(statuses.sort()).toEqual([200, 503]);
+  });
+
+  it('a storm of failures: retries stay within 20 % of the requests + the 3/s reserve', async () => {
+    const clock = new ManualClock(1_000_000);
+    const all = await servers(3);
+    for (const u of all) u.handler = failWith(503);
+    const { client } = clientOver(
+      all.map((u) => u.instance),
+      { clock, breaker: { threshold: 1e6 }, outlier: { consecutive5xx: 1e6 } },
+    );
+    const requests = 100;
+    for (let i = 0; i < requests; i++) expect((await client.call(SERVICE, get())).status).toBe(503);
+    const stats = statsOf(client)!;
+    // Without a budget: 2 retries each, 200. With it: 0.2 × 100 + 3/s × 10 s = 50 at most.
+    expect(stats.retries).toBeLessThanOrEqual(0.2 * requests + 30);
+    expect(stats.retries).toBeGreaterThanOrEqual(0.2 * requests + 30 - 2);
+    // Once spent, most requests are refused their retry: each refusal counted once.
+    expect(stats.retryBudgetExhausted).toBeGreaterThan(requests / 2);
+    expect(stats.retryBudgetExhausted).toBeLessThanOrEqual(requests);
+    const reached = all.map((u) => u.seen.length).reduce((x, y) => x + y);
+    expect(reached).toBe(requests + stats.retries);
+
+    // The window slides on: 10 s later the budget is there again.
+    clock.advance(10_000);
+    await client.call(SERVICE, get());
+    expect(statsOf(client)!.retries).toBe(stats.retries + 2);
+  });
+});
+
+describe('per-attempt timeout and overall deadline', () => {
+  it('a hanging service: 200 ms attempts under a 500 ms deadline give 504 near the deadline', async () => {
+    const all = await servers(3);
+    for (const u of all) u.hold();
+    const { client } = clientOver(
+      all.map((u) => u.instance),
+      { requestTimeoutMs: 200 },
+    );
+    const started = Date.now();
+    const err = await rejection(client.call(SERVICE, { ...get(), deadline: systemClock.now() + 500 }));
+    const took = Date.now() - started;
+    expect(err).toMatchObject({ code: 'UPSTREAM_TIMEOUT', status: 504 });
+    expect(took).toBeGreaterThanOrEqual(400);
+    expect(took).toBeLessThan(1500);
+    const seen = all.flatMap((u) => u.seen);
+    expect(seen.length).toBeGreaterThanOrEqual(2);
+    expect(seen.length).toBeLessThanOrEqual(3);
+    const budgets = seen.map((s) => Number(s.headers['x-request-timeout-ms']));
+    // No attempt was given more than its per-attempt timeout, nor more than what remained.
+    for (const ms of budgets) expect(ms).toBeGreaterThan(0);
+    for (const ms of budgets) expect(ms).toBeLessThanOrEqual(200);
+    // A third attempt only got what remained (about 100 ms).
+    if (budgets.length === 3) expect(Math.min(...budgets)).toBeLessThan(200);
+    await waitFor(() => all.every((u) => circuitOf(client, u.instance.id)?.inFlight === 0));
+  });
+
+  it('x-request-timeout-ms carries what remains of the deadline, and decreases between attempts', async () => {
+    const all = await servers(3);
+    for (const u of all) u.handler = (_req, res) => setTimeout(() => json(res, 503, {}), 100);
+    const { client } = clientOver(
+      all.map((u) => u.instance),
+      { breaker: { threshold: 1000 } },
+    );
+    const res = await client.call(SERVICE, { ...get(), deadline: systemClock.now() + 3000 });
+    expect(res.status).toBe(503);
+    const budgets = all
+      .flatMap((u) => u.seen)
+      .map((s) => Number(s.headers['x-request-timeout-ms']))
+      .sort((p, q) => q - p);
+    expect(budgets).toHaveLength(3);
+    expect(budgets[0]).toBeLessThanOrEqual(3000);
+    expect(budgets[0]).toBeGreaterThan(2500);
+    expect(budgets[0]! - budgets[1]!).toBeGreaterThanOrEqual(90);
+    expect(budgets[1]! - budgets[2]!).toBeGreaterThanOrEqual(90);
+  });
+
+  it('the header is computed on the injected clock; without a deadline it is the per-attempt timeout', async () => {
+    const clock = new ManualClock(1_000_000);
+    const [u] = await servers(1);
+    const { client } = clientOver([u!.instance], { clock, requestTimeoutMs: 8000 });
+    await client.call(SERVICE, { ...get(), deadline: 1_000_700 });
+    await client.call(SERVICE, { ...get(), deadline: 1_020_000 });
+    await client.call(SERVICE, get());
+    await client.dispatch(SERVICE, {
+      method: 'GET',
+      path: '/',
+      headers: { 'X-Request-Timeout-Ms': '999999' },
+      timeoutMs: 300,
+    }).then((r) => drain(r.body));
+    expect(u!.seen.map((s) => s.headers['x-request-timeout-ms'])).toEqual(['700', '8000', '8000', '300']);
+  });
+
+  it('a deadline already passed: 504 and nothing sent', async () => {
+    const clock = new ManualClock(1_000_000);
+    const [u] = await servers(1);
+    const { client } = clientOver([u!.instance], { clock });
+    const err = await rejection(client.call(SERVICE, { ...get(), deadline: 1_000_000 }));
+    expect(err).toMatchObject({ code: 'UPSTREAM_TIMEOUT', status: 504 });
+    expect(u!.seen).toHaveLength(0);
+    expect(statsOf(client)).toBeUndefined();
+  });
+
+  it('an attempt the deadline cut short does not count against the instance', async () => {
+    const [u] = await servers(1);
+    u!.hold();
+    const { client } = clientOver([u!.instance], { breaker: { threshold: 1 }, outlier: { consecutive5xx: 1 } });
+    const err = await rejection(client.call(SERVICE, { ...get(), deadline: systemClock.now() + 150 }));
+    expect(err.code).toBe('UPSTREAM_TIMEOUT');
+    expect(circuitOf(client, u!.instance.id)).toMatchObject({ circuit: 'closed', ejected: false, inFlight: 0 });
+
+    // Its own per-attempt timeout does.
+    expect((await rejection(client.call(SERVICE, { ...get(), timeoutMs: 150 }))).code).toBe('UPSTREAM_TIMEOUT');
+    expect(circuitOf(client, u!.instance.id)).toMatchObject({ circuit: 'open', ejected: true });
   });
 });

@@ -10,6 +10,9 @@ import type { InstanceSource } from '../discovery/instance-source.js';
 import { MeshError } from '../errors.js';
 import type { ServiceInstance } from '../registry/instance.js';
 import { CircuitBreaker } from '../resilience/circuit-breaker.js';
+import { REQUEST_TIMEOUT_HEADER, remainingMs, requestTimeoutHeaderValue } from '../resilience/deadline.js';
+import { OutlierDetector, type OutlierDetectorOptions } from '../resilience/outlier-detector.js';
+import { RetryBudget, type RetryBudgetOptions } from '../resilience/retry-budget.js';
 import type { ServiceRequest, ServiceResponse } from './service-caller.js';
 import type {
   RawServiceRequest,
@@ -38,11 +41,53 @@ export interface ServiceClientOptions {
   requestTimeoutMs?: number;
   /** Keep-alive connections per instance. Default 64. */
   connections?: number;
+  /**
+   * Passive outlier ejection per service (Envoy's semantics). Defaults: 5 consecutive failures or
+   * one refused connection eject for 30 s × times ejected (max 300 s), at most 50 % of a service's
+   * instances at once (always 1); below 50 % available instances, ejections are ignored (panic).
+   */
+  outlier?: Omit<OutlierDetectorOptions, 'clock'>;
+  /** Retries of safe requests on other instances. */
+  retry?: RetryOptions;
   clock?: Clock;
   /** For the `random` and `p2c_ewma` strategies. */
   random?: RandomSource;
   logger?: ServiceClientLogger;
 }
+
+export interface RetryOptions {
+  /** Attempts at most, the first included; a request may lower or raise it. Default 3; 1 = no retries. */
+  maxAttempts?: number;
+  /** Statuses retried (for idempotent requests). Default 502, 503, 504: a 500 may have done work. */
+  retryOn?: readonly number[];
+  /** Retry budget per service. Defaults: 20 % of the requests of the last 10 s + 3 per second. */
+  budget?: Omit<RetryBudgetOptions, 'clock'>;
+}
+
+/** Counters of one service, since the client started. */
+export interface ServiceClientStats {
+  service: string;
+  /** Requests sent (first attempts). */
+  requests: number;
+  /** Further attempts on other instances. */
+  retries: number;
+  /** Retries wanted but refused because the service's retry budget was spent. */
+  retryBudgetExhausted: number;
+  /** Outlier ejections. */
+  ejections: number;
+  /** Picks that ignored ejections because too few instances were available (panic routing). */
+  panicRoutes: number;
+}
+
+/** Methods whose repetition has the effect of one request (RFC 9110 §9.2.2), TRACE aside. */
+const IDEMPOTENT_METHODS = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE']);
+
+/** setTimeout's largest delay; a time further away than this gets no timer of ours. */
+const MAX_TIMER_MS = 2_147_483_647;
+
+/** The codes of the errors an attempt is aborted with: its deadline passed; no headers in time. */
+const DEADLINE_CODE = 'MESHKIT_DEADLINE_EXCEEDED';
+const ATTEMPT_TIMEOUT_CODE = 'MESHKIT_ATTEMPT_TIMEOUT';
 
 /** Errors that mean no byte of the request reached the instance: safe to send elsewhere. */
 const NOT_SENT_CODES = new Set([
@@ -60,6 +105,8 @@ const TIMEOUT_CODES = new Set([
   'UND_ERR_CONNECT_TIMEOUT',
   'UND_ERR_HEADERS_TIMEOUT',
   'UND_ERR_BODY_TIMEOUT',
+  ATTEMPT_TIMEOUT_CODE,
+  DEADLINE_CODE,
 ]);
 
 /** The error code of a network error: on the error, its cause, or the first of an AggregateError. */
@@ -116,9 +163,13 @@ class InstanceState implements Candidate {
 interface Outgoing {
   method: string;
   path: string;
-  headers: IncomingHttpHeaders;
+  headers: Record<string, string | string[] | undefined>;
   body: Buffer | string | Readable | null | undefined;
+  /** Per-attempt timeout, ms. */
   timeoutMs: number;
+  /** Bounds every attempt together (clock ms). */
+  deadline: number | undefined;
+  maxAttempts: number | undefined;
   key: string | undefined;
   signal: AbortSignal | undefined;
 }
@@ -130,10 +181,31 @@ interface Answer {
   settled: Promise<void>;
 }
 
+/** What the client keeps per service: its outlier detector, retry budget and counters. */
+class ServiceGroup {
+  readonly counters: Omit<ServiceClientStats, 'service'> = {
+    requests: 0,
+    retries: 0,
+    retryBudgetExhausted: 0,
+    ejections: 0,
+    panicRoutes: 0,
+  };
+  /** Whether the last pick was panic routing (to log the change once, not per request). */
+  panicking = false;
+
+  constructor(
+    readonly detector: OutlierDetector,
+    readonly budget: RetryBudget,
+  ) {}
+}
+
 /**
- * Calls services by name: discovery view → healthy, breaker-available instances → strategy →
- * breaker permit → pooled keep-alive HTTP (undici), measuring in-flight requests and latency.
- * A connection that failed before sending is retried once on another instance; nothing else is.
+ * Calls services by name: discovery view → healthy instances, minus open breakers and outlier
+ * ejections (unless too few remain: panic routing) → strategy → breaker permit → pooled keep-alive
+ * HTTP (undici), measuring in-flight requests and latency. A failed attempt is retried on another
+ * instance when that is safe (idempotent method, `Idempotency-Key`, or nothing was sent), the
+ * outcome is retryable (connection error, timeout, 502/503/504), attempts, the deadline and the
+ * service's retry budget allow.
  */
 export class ServiceClient implements ServiceDispatcher {
   private readonly source: InstanceSource;
@@ -141,12 +213,17 @@ export class ServiceClient implements ServiceDispatcher {
   private readonly defaultStrategy: StrategyName;
   private readonly strategyByService: Record<string, StrategyName>;
   private readonly breakerOptions: { threshold?: number; openMs?: number };
+  private readonly outlierOptions: Omit<OutlierDetectorOptions, 'clock'>;
+  private readonly budgetOptions: Omit<RetryBudgetOptions, 'clock'>;
+  private readonly maxAttempts: number;
+  private readonly retryOn: ReadonlySet<number>;
   private readonly requestTimeoutMs: number;
   private readonly poolOptions: Pool.Options;
   private readonly random: RandomSource | undefined;
   private readonly logger: ServiceClientLogger | undefined;
   private readonly strategies = new Map<string, BalancerStrategy>();
   private readonly states = new Map<string, InstanceState>();
+  private readonly groups = new Map<string, ServiceGroup>();
   private readonly unsubscribe: () => void;
   private closed = false;
 
@@ -156,6 +233,10 @@ export class ServiceClient implements ServiceDispatcher {
     this.defaultStrategy = options.strategy ?? 'round_robin';
     this.strategyByService = { ...options.strategies };
     this.breakerOptions = { ...options.breaker };
+    this.outlierOptions = { ...options.outlier };
+    this.budgetOptions = { ...options.retry?.budget };
+    this.maxAttempts = attemptsAllowed(options.retry?.maxAttempts ?? 3);
+    this.retryOn = new Set(options.retry?.retryOn ?? [502, 503, 504]);
     this.requestTimeoutMs = options.requestTimeoutMs ?? 10_000;
     this.random = options.random;
     this.logger = options.logger;
@@ -165,6 +246,9 @@ export class ServiceClient implements ServiceDispatcher {
       headersTimeout: this.requestTimeoutMs,
       bodyTimeout: this.requestTimeoutMs,
     };
+    // Fail at construction on bad outlier or budget options, not on the first request.
+    new OutlierDetector(this.outlierOptions);
+    new RetryBudget(this.budgetOptions);
     this.unsubscribe = this.source.onChange((service) => this.forgetDeparted(service));
   }
 
@@ -182,6 +266,8 @@ export class ServiceClient implements ServiceDispatcher {
       headers,
       body,
       timeoutMs: request.timeoutMs ?? this.requestTimeoutMs,
+      deadline: request.deadline,
+      maxAttempts: request.maxAttempts,
       key: request.key,
       signal: undefined,
     });
@@ -209,6 +295,8 @@ export class ServiceClient implements ServiceDispatcher {
       headers: request.headers,
       body: request.body,
       timeoutMs: request.timeoutMs ?? this.requestTimeoutMs,
+      deadline: request.deadline,
+      maxAttempts: request.maxAttempts,
       key: request.key,
       signal: request.signal,
     });
@@ -221,17 +309,30 @@ export class ServiceClient implements ServiceDispatcher {
   }
 
   snapshot(): ServiceSnapshot[] {
-    return this.source.services().map((name) => ({
-      name,
-      instances: this.source.instances(name).map((instance) => {
-        const state = this.states.get(instance.id);
-        return {
-          instance,
-          circuit: state?.breaker.state ?? 'closed',
-          inFlight: state?.inFlight ?? 0,
-        };
-      }),
-    }));
+    return this.source.services().map((name) => {
+      const detector = this.groups.get(name)?.detector;
+      return {
+        name,
+        instances: this.source.instances(name).map((instance) => {
+          const state = this.states.get(instance.id);
+          const outlier = detector?.state(instance.id);
+          return {
+            instance,
+            circuit: state?.breaker.state ?? 'closed',
+            inFlight: state?.inFlight ?? 0,
+            ejected: outlier?.ejected ?? false,
+            ejections: outlier?.ejections ?? 0,
+          };
+        }),
+      };
+    });
+  }
+
+  /** Request, retry and ejection counters of every service this client has called. */
+  stats(): ServiceClientStats[] {
+    return [...this.groups]
+      .map(([service, group]) => ({ service, ...group.counters }))
+      .sort((a, b) => a.service.localeCompare(b.service));
   }
 
   async close(): Promise<void> {
@@ -242,36 +343,79 @@ export class ServiceClient implements ServiceDispatcher {
     await Promise.all(states.map((s) => s.closePool()));
   }
 
-  /** One attempt, and a second on another instance when the first never reached its instance. */
+  /** The first attempt, then retries on other instances while it is safe and allowed. */
   private async send(service: string, req: Outgoing): Promise<Answer> {
     if (this.closed) throw new MeshError('UPSTREAM_FAILED', 'the service client is closed');
-    const first = this.choose(service, req.key, new Set());
-    try {
-      return await this.attempt(first, req);
-    } catch (err) {
-      const replayable = !(req.body instanceof Readable);
-      const code = errorCode(err);
-      if (replayable && code !== undefined && NOT_SENT_CODES.has(code) && !req.signal?.aborted) {
-        const second = this.chooseOther(service, req.key, first);
-        if (second) {
-          this.logger?.debug(
-            { service, instance: first.instance.id, retryOn: second.instance.id, code },
-            'connection failed before sending; retrying on another instance',
-          );
-          try {
-            return await this.attempt(second, req);
-          } catch (retryErr) {
-            throw this.toMeshError(retryErr, service, second.instance);
-          }
-        }
+    if (req.deadline !== undefined && remainingMs(req.deadline, this.clock.now()) < 1) {
+      throw new MeshError('UPSTREAM_TIMEOUT', `the deadline for ${service} passed before the request was sent`);
+    }
+    const group = this.groupFor(service);
+    const maxAttempts = req.maxAttempts === undefined ? this.maxAttempts : attemptsAllowed(req.maxAttempts);
+    const tried = new Set<string>();
+    let state = this.choose(service, req.key);
+    group.budget.deposit();
+    group.counters.requests += 1;
+    for (let attempt = 1; ; attempt += 1) {
+      tried.add(state.instance.id);
+      let answer: Answer | undefined;
+      let failure: unknown;
+      try {
+        answer = await this.attempt(state, req);
+      } catch (err) {
+        failure = err;
       }
-      throw this.toMeshError(err, service, first.instance);
+      const done = (): Answer => {
+        if (answer) return answer;
+        throw this.toMeshError(failure, service, state.instance);
+      };
+
+      const reason = this.retryReason(req, answer, failure);
+      if (reason === undefined || attempt >= maxAttempts || this.closed) return done();
+      if (req.deadline !== undefined && remainingMs(req.deadline, this.clock.now()) < 1) {
+        if (answer) return answer;
+        throw new MeshError(
+          'UPSTREAM_TIMEOUT',
+          `${service}: the deadline passed after ${attempt} attempt(s); last: ${reason}`,
+          { cause: failure },
+        );
+      }
+      if (!group.budget.canRetry()) {
+        group.counters.retryBudgetExhausted += 1;
+        this.logger?.debug({ service, instance: state.instance.id, reason }, 'retry budget exhausted; not retrying');
+        return done();
+      }
+      const next = this.pick(service, req.key, tried);
+      if (!next) return done();
+      group.budget.tryWithdraw();
+      group.counters.retries += 1;
+      this.logger?.debug(
+        { service, instance: state.instance.id, retryOn: next.instance.id, attempt: attempt + 1, reason },
+        'retrying on another instance',
+      );
+      if (answer) await discard(answer);
+      state = next;
     }
   }
 
+  /**
+   * Why the outcome of an attempt may be retried elsewhere, or undefined when it may not: the
+   * caller gave up, the body cannot be sent again, it is not safe, or the outcome is final.
+   */
+  private retryReason(req: Outgoing, answer: Answer | undefined, failure: unknown): string | undefined {
+    if (req.signal?.aborted || req.body instanceof Readable) return undefined;
+    if (answer) {
+      const status = answer.response.statusCode;
+      return this.retryOn.has(status) && isIdempotent(req) ? `status ${status}` : undefined;
+    }
+    const code = errorCode(failure);
+    if (code === DEADLINE_CODE) return undefined;
+    if (code !== undefined && NOT_SENT_CODES.has(code)) return `${code} (not sent)`;
+    return isIdempotent(req) ? (code ?? 'connection error') : undefined;
+  }
+
   /** Picks and admits an instance, or explains with a 503 why none can take the request. */
-  private choose(service: string, key: string | undefined, exclude: Set<string>): InstanceState {
-    const chosen = this.pick(service, key, exclude);
+  private choose(service: string, key: string | undefined): InstanceState {
+    const chosen = this.pick(service, key, new Set());
     if (chosen) return chosen;
     const healthy = this.healthyStates(service);
     if (healthy.length === 0) {
@@ -279,27 +423,33 @@ export class ServiceClient implements ServiceDispatcher {
         retryAfter: 1,
       });
     }
-    const waitMs = Math.min(...healthy.map((s) => s.breaker.retryAfterMs()));
-    throw new MeshError(
-      'NO_HEALTHY_INSTANCE',
-      `every instance of ${service} has an open circuit breaker`,
-      { retryAfter: Math.max(1, Math.ceil(waitMs / 1000)) },
+    const detector = this.groupFor(service).detector;
+    const waitMs = Math.min(
+      ...healthy.map((s) => Math.max(s.breaker.retryAfterMs(), detector.ejectedForMs(s.instance.id))),
     );
+    const why = healthy.some((s) => detector.isEjected(s.instance.id))
+      ? 'is ejected or has an open circuit breaker'
+      : 'has an open circuit breaker';
+    throw new MeshError('NO_HEALTHY_INSTANCE', `every instance of ${service} ${why}`, {
+      retryAfter: Math.max(1, Math.ceil(waitMs / 1000)),
+    });
   }
 
-  private chooseOther(service: string, key: string | undefined, tried: InstanceState) {
-    return this.pick(service, key, new Set([tried.instance.id]));
-  }
-
-  /** Healthy, breaker-available candidates (filtered before the strategy) → pick → permit. */
-  private pick(
-    service: string,
-    key: string | undefined,
-    exclude: Set<string>,
-  ): InstanceState | undefined {
-    let candidates = this.healthyStates(service).filter(
-      (s) => !exclude.has(s.instance.id) && s.breaker.available(),
-    );
+  /**
+   * Healthy instances minus open breakers and ejections (filtered before the strategy) → pick →
+   * breaker permit. When fewer than the panic threshold remain, ejections are ignored (Envoy's
+   * panic routing): a detector that ejected too much must not take a working service down.
+   * Breakers still refuse in panic: they are the seed's fail-fast gate, with their own probes.
+   */
+  private pick(service: string, key: string | undefined, exclude: ReadonlySet<string>): InstanceState | undefined {
+    const group = this.groupFor(service);
+    const healthy = this.healthyStates(service);
+    const admitting = healthy.filter((s) => s.breaker.available());
+    const available = admitting.filter((s) => !group.detector.isEjected(s.instance.id));
+    const panic = group.detector.panic(healthy.length, available.length) && admitting.length > available.length;
+    this.notePanic(service, group, panic, healthy.length, available.length);
+    let candidates = (panic ? admitting : available).filter((s) => !exclude.has(s.instance.id));
+    if (panic && candidates.length > 0) group.counters.panicRoutes += 1;
     const strategy = this.strategyFor(service);
     while (candidates.length > 0) {
       const chosen = strategy.pick(candidates, key === undefined ? {} : { key }) as InstanceState;
@@ -307,6 +457,19 @@ export class ServiceClient implements ServiceDispatcher {
       candidates = candidates.filter((c) => c !== chosen);
     }
     return undefined;
+  }
+
+  private notePanic(service: string, group: ServiceGroup, panic: boolean, healthy: number, available: number) {
+    if (panic === group.panicking) return;
+    group.panicking = panic;
+    if (panic) {
+      this.logger?.warn(
+        { service, healthy, available },
+        'too few instances available: panic routing, outlier ejections ignored',
+      );
+    } else {
+      this.logger?.debug({ service, healthy, available }, 'panic routing over');
+    }
   }
 
   private healthyStates(service: string): InstanceState[] {
@@ -332,6 +495,18 @@ export class ServiceClient implements ServiceDispatcher {
     return state;
   }
 
+  private groupFor(service: string): ServiceGroup {
+    let group = this.groups.get(service);
+    if (!group) {
+      group = new ServiceGroup(
+        new OutlierDetector({ ...this.outlierOptions, clock: this.clock }),
+        new RetryBudget({ ...this.budgetOptions, clock: this.clock }),
+      );
+      this.groups.set(service, group);
+    }
+    return group;
+  }
+
   private strategyFor(service: string): BalancerStrategy {
     let strategy = this.strategies.get(service);
     if (!strategy) {
@@ -343,55 +518,112 @@ export class ServiceClient implements ServiceDispatcher {
   }
 
   /**
-   * Sends to an admitted instance. The outcome reaches the breaker, and in-flight goes down, when
-   * the response body has ended, errored or been destroyed: a body that breaks midway is a failure.
+   * Sends to an admitted instance, with `min(per-attempt timeout, what remains of the deadline)`
+   * and that time in `x-request-timeout-ms`. The outcome reaches the breaker and the outlier
+   * detector, and in-flight goes down, when the response body has ended, errored or been
+   * destroyed: a body that breaks midway is a failure. An attempt the deadline cut short gives no
+   * verdict on the instance: the caller ran out of time, the instance may be fine.
    */
   private async attempt(state: InstanceState, req: Outgoing): Promise<Answer> {
-    state.inFlight += 1;
     const sentAt = this.clock.now();
+    const remaining = req.deadline === undefined ? Number.POSITIVE_INFINITY : remainingMs(req.deadline, sentAt);
+    const timeoutMs = Math.max(1, Math.min(req.timeoutMs, remaining));
+    const cutShort = remaining < req.timeoutMs;
+    const headers = withHeader(req.headers, REQUEST_TIMEOUT_HEADER, requestTimeoutHeaderValue(timeoutMs));
+
+    // Our own timers, not undici's headersTimeout alone: those tick at about 1 s resolution. The
+    // per-attempt timer runs until the headers arrive (bodies stream on, bounded per chunk by
+    // bodyTimeout); the deadline's runs until the body ends: connecting and the body included.
+    const abort = new AbortController();
+    const signal = req.signal ? AbortSignal.any([req.signal, abort.signal]) : abort.signal;
+    const headersTimer =
+      cutShort || timeoutMs > MAX_TIMER_MS
+        ? undefined
+        : setTimeout(() => abort.abort(attemptTimedOut(timeoutMs)), Math.ceil(timeoutMs));
+    const deadlineTimer =
+      req.deadline !== undefined && remaining <= MAX_TIMER_MS
+        ? setTimeout(() => abort.abort(deadlineExceeded()), Math.ceil(remaining))
+        : undefined;
+    const stopTimers = () => {
+      clearTimeout(headersTimer);
+      clearTimeout(deadlineTimer);
+    };
+    // The caller gave up, or ran out of time: that says nothing about the instance.
+    const noVerdict = (err: unknown) => {
+      const code = errorCode(err) ?? '';
+      return req.signal?.aborted === true || code === DEADLINE_CODE || (cutShort && TIMEOUT_CODES.has(code));
+    };
+
+    state.inFlight += 1;
     let response: Dispatcher.ResponseData;
     try {
       response = await state.connections().request({
         method: req.method as Dispatcher.HttpMethod,
         path: req.path,
-        headers: req.headers,
+        headers,
         body: req.body ?? null,
-        headersTimeout: req.timeoutMs,
-        bodyTimeout: req.timeoutMs,
-        ...(req.signal ? { signal: req.signal } : {}),
+        headersTimeout: timeoutMs,
+        bodyTimeout: timeoutMs,
+        signal,
       });
     } catch (err) {
+      stopTimers();
       state.inFlight -= 1;
-      if (req.signal?.aborted) state.breaker.release();
+      if (noVerdict(err)) this.recordNoVerdict(state);
       else this.recordFailure(state, err);
       throw err;
     }
+    clearTimeout(headersTimer);
     state.latency.observe(this.clock.now() - sentAt);
     const status = response.statusCode;
     const settled = new Promise<void>((resolve) => {
       finished(response.body, (err) => {
+        stopTimers();
         state.inFlight -= 1;
         const code = errorCode(err);
         // Destroyed by the consumer (UND_ERR_ABORTED, premature close): the status decides.
-        const brokeMidway =
-          err && code !== 'UND_ERR_ABORTED' && code !== 'ERR_STREAM_PREMATURE_CLOSE';
-        if (brokeMidway || status >= 500) this.recordFailure(state, err ?? status);
-        else state.breaker.success();
+        const byConsumer = code === 'UND_ERR_ABORTED' || code === 'ERR_STREAM_PREMATURE_CLOSE';
+        if (err && !byConsumer && noVerdict(err)) this.recordNoVerdict(state);
+        else if ((err && !byConsumer) || status >= 500) this.recordFailure(state, err ?? status);
+        else this.recordSuccess(state);
         resolve();
       });
     });
     return { response, state, settled };
   }
 
+  private recordSuccess(state: InstanceState): void {
+    state.breaker.success();
+    this.groupFor(state.instance.service).detector.record(state.instance.id, 'success', []);
+  }
+
+  private recordNoVerdict(state: InstanceState): void {
+    state.breaker.release();
+  }
+
+  /** A connection error, timeout or 5xx: to the breaker and the outlier detector. */
   private recordFailure(state: InstanceState, reason: unknown): void {
+    const { service, id } = state.instance;
+    const code = typeof reason === 'number' ? undefined : errorCode(reason);
+    const why = typeof reason === 'number' ? `status ${reason}` : (code ?? String(reason));
+
     const before = state.breaker.state;
     state.breaker.failure();
     if (state.breaker.state === 'open' && before !== 'open') {
-      const why = typeof reason === 'number' ? `status ${reason}` : errorCode(reason);
-      this.logger?.warn(
-        { service: state.instance.service, instance: state.instance.id, reason: why ?? String(reason) },
-        'circuit breaker opened',
-      );
+      this.logger?.warn({ service, instance: id, reason: why }, 'circuit breaker opened');
+    }
+
+    const group = this.groupFor(service);
+    const refused = code !== undefined && NOT_SENT_CODES.has(code);
+    const peers = this.source
+      .instances(service)
+      .filter((i) => i.status === 'healthy')
+      .map((i) => i.id);
+    if (group.detector.record(id, refused ? 'refused' : 'failure', peers)) {
+      group.counters.ejections += 1;
+      const { ejectedUntil, ejections } = group.detector.state(id);
+      const ejectedForMs = (ejectedUntil ?? 0) - this.clock.now();
+      this.logger?.warn({ service, instance: id, reason: why, ejectedForMs, ejections }, 'outlier ejected');
     }
   }
 
@@ -399,6 +631,9 @@ export class ServiceClient implements ServiceDispatcher {
     if (err instanceof MeshError) return err;
     const code = errorCode(err);
     const where = `${service} instance ${instance.id} (${instance.host}:${instance.port})`;
+    if (code === DEADLINE_CODE) {
+      return new MeshError('UPSTREAM_TIMEOUT', `${where}: the deadline passed`, { cause: err });
+    }
     if (code !== undefined && TIMEOUT_CODES.has(code)) {
       return new MeshError('UPSTREAM_TIMEOUT', `${where} timed out (${code})`, { cause: err });
     }
@@ -412,10 +647,53 @@ export class ServiceClient implements ServiceDispatcher {
     for (const [id, state] of this.states) {
       if (state.instance.service === service && !present.has(id)) {
         this.states.delete(id);
+        this.groups.get(service)?.detector.forget(id);
         void state.closePool();
       }
     }
   }
+}
+
+function attemptsAllowed(n: number): number {
+  if (!(n >= 1)) throw new RangeError('maxAttempts must be at least 1');
+  return Math.floor(n);
+}
+
+/** Safe to send twice: an idempotent method, or the caller's `Idempotency-Key` makes it so. */
+function isIdempotent(req: Outgoing): boolean {
+  if (IDEMPOTENT_METHODS.has(req.method.toUpperCase())) return true;
+  for (const [name, value] of Object.entries(req.headers)) {
+    if (name.toLowerCase() === 'idempotency-key' && value !== undefined && value !== '') return true;
+  }
+  return false;
+}
+
+function attemptTimedOut(ms: number): Error {
+  return Object.assign(new Error(`no response headers within ${Math.ceil(ms)} ms`), { code: ATTEMPT_TIMEOUT_CODE });
+}
+
+function deadlineExceeded(): Error {
+  return Object.assign(new Error('the deadline passed'), { code: DEADLINE_CODE });
+}
+
+/** A copy of the headers with `name` set to `value`, whatever the case it was given in. */
+function withHeader(
+  headers: Readonly<Record<string, string | string[] | undefined>>,
+  name: string,
+  value: string,
+): Record<string, string | string[]> {
+  const out: Record<string, string | string[]> = {};
+  for (const [key, v] of Object.entries(headers)) {
+    if (v !== undefined && key.toLowerCase() !== name) out[key] = v;
+  }
+  out[name] = value;
+  return out;
+}
+
+/** Reads away (or drops) an answer that is being retried, and waits until its outcome is recorded. */
+async function discard(answer: Answer): Promise<void> {
+  await answer.response.body.dump({ limit: 64 * 1024 }).catch(() => undefined);
+  await answer.settled;
 }
 
 /** Objects and arrays go as JSON; strings and bytes as they are. */

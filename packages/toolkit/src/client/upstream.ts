@@ -13,6 +13,10 @@ export interface RawServiceRequest {
   body?: Buffer | string | Readable | null;
   /** Per-attempt timeout in ms. */
   timeoutMs?: number;
+  /** Absolute deadline (ms on the client's clock) bounding every attempt together. */
+  deadline?: number;
+  /** Attempts at most, first included (the client's default when absent); 1 turns retries off. */
+  maxAttempts?: number;
   key?: string;
   signal?: AbortSignal;
 }
@@ -31,6 +35,10 @@ export interface InstanceSnapshot {
   instance: ServiceInstance;
   circuit: CircuitStateName;
   inFlight: number;
+  /** Ejected by the outlier detector (passive health from real traffic) right now. */
+  ejected: boolean;
+  /** Times the outlier detector ejected it since the client first saw it. */
+  ejections: number;
 }
 
 export interface ServiceSnapshot {
