@@ -5,6 +5,8 @@ import net from 'node:net';
  * which starts the backends) a missing backend fails the suite instead of skipping it.
  */
 export const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
+/** A database the PostgreSQL suites may create and drop their own schemas in. */
+export const PG_URL = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 
 function answers(url: string, defaultPort: number): Promise<boolean> {
   const u = new URL(url);
@@ -24,10 +26,21 @@ export const required = process.env.CI === 'true' || process.env.CI === '1';
 
 async function backend(name: string, url: string, port: number): Promise<boolean> {
   const up = await answers(url, port);
-  if (!up && required) throw new Error(`${name} at ${url} does not answer, and CI requires it`);
-  if (!up) console.warn(`skipping ${name} suites: ${url} does not answer`);
+  const where = shownUrl(url);
+  if (!up && required) throw new Error(`${name} at ${where} does not answer, and CI requires it`);
+  if (!up) console.warn(`skipping ${name} suites: ${where} does not answer`);
   return up;
+}
+
+/** The URL without its password. */
+function shownUrl(url: string): string {
+  const u = new URL(url);
+  if (u.password) u.password = '***';
+  return u.toString();
 }
 
 /** Use as `describe.runIf(await redisUp())(...)`. */
 export const redisUp = () => backend('Redis', REDIS_URL, 6379);
+
+/** Use as `describe.runIf(await pgUp())(...)`; the service suites add the `postgres` engine when it is up. */
+export const pgUp = () => backend('PostgreSQL', PG_URL, 5432);

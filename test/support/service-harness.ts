@@ -1,9 +1,30 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ManualClock, type ServiceHandle, type ServiceOptions } from '@meshkit/toolkit';
+import { ManualClock, openStore, type ServiceHandle, type ServiceOptions, type Store } from '@meshkit/toolkit';
 import type { InjectOptions, LightMyRequestResponse } from 'fastify';
-import { afterEach, beforeEach, expect } from 'vitest';
+import type { Migration } from 'kysely';
+import pg from 'pg';
+import { afterAll, afterEach, beforeEach, expect } from 'vitest';
+import { PG_URL, pgUp } from './backends.js';
+
+/** The database engines a service's stores run on. */
+export type Engine = 'sqlite' | 'postgres';
+
+/**
+ * The engines to run each service suite on, as `describe.each(engines)`: SQLite always, PostgreSQL
+ * when it answers (under CI a missing PostgreSQL fails instead, as `pgUp` does).
+ */
+export const engines: Engine[] = (await pgUp()) ? ['sqlite', 'postgres'] : ['sqlite'];
+
+/** Where a test's stores live: what `create<Svc>App` and `openStore` take. */
+export interface StoreLocation {
+  dataDir: string;
+  /** PostgreSQL only. */
+  databaseUrl?: string;
+  /** PostgreSQL only: unique to the test, so its schemas are its own. */
+  schemaPrefix?: string;
+}
 
 export type Json = Record<string, unknown>;
 
@@ -18,14 +39,24 @@ export interface Sent {
 export interface HarnessOptions {
   /** Names the temporary data folder (`meshkit-<name>-…`). */
   name: string;
-  /** Opens the service on `dataDir`; called before each test and by `restart()`. */
-  open: (options: { dataDir: string; service: ServiceOptions }) => Promise<ServiceHandle>;
+  /** Default `sqlite`. */
+  engine?: Engine;
+  /** Opens the service on this test's store location; called before each test and by `restart()`. */
+  open: (options: StoreLocation & { service: ServiceOptions }) => Promise<ServiceHandle>;
   /** Gives the service a ManualClock starting here (epoch ms), fresh each test; left out, the system clock. */
   startAt?: number;
 }
 
-/** One service over its own store in a fresh temporary folder per test, reached by inject (no port is bound). */
-export interface ServiceHarness {
+/** A fresh, empty place for a test's stores on one engine; `openStore` opens one there. */
+export interface TestStores {
+  readonly engine: Engine;
+  readonly location: StoreLocation;
+  /** Another client on this test's store `service` (migrated), closed after the test. */
+  openStore<DB>(service: string, migrations: Record<string, Migration>): Promise<Store<DB>>;
+}
+
+/** One service over its own store, fresh per test, reached by inject (no port is bound). */
+export interface ServiceHarness extends TestStores {
   /** This test's service; a new one after `restart()`. */
   readonly handle: ServiceHandle;
   readonly dataDir: string;
@@ -42,33 +73,46 @@ export interface ServiceHarness {
   restart(): Promise<void>;
 }
 
-/** Registers the beforeEach/afterEach that open and clean up the service; call at the top of a test file. */
+/**
+ * Registers the beforeEach/afterEach that give each test a fresh store location and clean it up:
+ * a temporary folder, and on PostgreSQL a schema prefix of its own whose schemas are dropped after.
+ */
+export function useTestStores(options: { name: string; engine?: Engine }): TestStores {
+  const place = new StorePlace(options.name, options.engine ?? 'sqlite');
+  beforeEach(() => place.setUp());
+  afterEach(() => place.tearDown());
+  afterAll(() => place.dispose());
+  return place;
+}
+
+/** Registers the beforeEach/afterEach that open and clean up the service; call at the top of a test file or of a `describe.each(engines)`. */
 export function useServiceHarness(options: HarnessOptions): ServiceHarness {
-  let dataDir: string | undefined;
+  const place = new StorePlace(options.name, options.engine ?? 'sqlite');
   let clock: ManualClock | undefined;
   let handle: ServiceHandle | undefined;
 
-  const open = () => {
-    if (dataDir === undefined) throw new Error('the harness is used outside a test');
-    return options.open({ dataDir, service: { port: 0, logger: false, ...(clock ? { clock } : {}) } });
-  };
+  const open = () => options.open({ ...place.location, service: { port: 0, logger: false, ...(clock ? { clock } : {}) } });
   const current = (): ServiceHandle => {
     if (!handle) throw new Error('the harness is used outside a test');
     return handle;
   };
 
   beforeEach(async () => {
-    dataDir = await mkdtemp(join(tmpdir(), `meshkit-${options.name}-`));
+    await place.setUp();
     clock = options.startAt === undefined ? undefined : new ManualClock(options.startAt);
     handle = await open();
   });
 
   afterEach(async () => {
-    await handle?.stop();
-    if (dataDir !== undefined) await rm(dataDir, { recursive: true, force: true });
-    handle = undefined;
-    dataDir = undefined;
+    try {
+      await handle?.stop();
+    } finally {
+      handle = undefined;
+      await place.tearDown();
+    }
   });
+
+  afterAll(() => place.dispose());
 
   const inject = (request: InjectOptions) => current().app.inject(request);
 
@@ -105,9 +149,13 @@ export function useServiceHarness(options: HarnessOptions): ServiceHarness {
       return current();
     },
     get dataDir() {
-      if (dataDir === undefined) throw new Error('the harness is used outside a test');
-      return dataDir;
+      return place.location.dataDir;
     },
+    engine: place.engine,
+    get location() {
+      return place.location;
+    },
+    openStore: <DB>(service: string, migrations: Record<string, Migration>) => place.openStore<DB>(service, migrations),
     get clock() {
       if (!clock) throw new Error('this harness has no ManualClock: give it startAt');
       return clock;
@@ -128,4 +176,62 @@ export function expectProblem(res: Sent, status: number): void {
   expect(res.status).toBe(status);
   expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
   expect(res.body).toMatchObject({ status, title: expect.any(String), detail: expect.any(String) });
+}
+
+/** Unique per test file run: the process id and a random tag; each test adds a counter. */
+const runTag = `t${process.pid}_${Math.random().toString(36).slice(2, 6)}`;
+let placeCount = 0;
+
+/** One test's store location on one engine, and the stores opened there by the test itself. */
+class StorePlace implements TestStores {
+  private current: StoreLocation | undefined;
+  private readonly opened: Store<unknown>[] = [];
+  private admin: pg.Pool | undefined;
+
+  constructor(
+    private readonly name: string,
+    readonly engine: Engine,
+  ) {}
+
+  get location(): StoreLocation {
+    if (!this.current) throw new Error('the harness is used outside a test');
+    return this.current;
+  }
+
+  async setUp(): Promise<void> {
+    const dataDir = await mkdtemp(join(tmpdir(), `meshkit-${this.name}-`));
+    placeCount += 1;
+    this.current =
+      this.engine === 'postgres' ? { dataDir, databaseUrl: PG_URL, schemaPrefix: `${runTag}_${placeCount}_` } : { dataDir };
+  }
+
+  async openStore<DB>(service: string, migrations: Record<string, Migration>): Promise<Store<DB>> {
+    const store = await openStore<DB>({ service, migrations, ...this.location });
+    this.opened.push(store as Store<unknown>);
+    return store;
+  }
+
+  async tearDown(): Promise<void> {
+    const place = this.current;
+    this.current = undefined;
+    await Promise.all(this.opened.splice(0).map((s) => s.close()));
+    if (!place) return;
+    await rm(place.dataDir, { recursive: true, force: true });
+    if (place.schemaPrefix !== undefined) await this.dropSchemas(place.schemaPrefix);
+  }
+
+  /** Every schema this test made, whatever services it opened. */
+  private async dropSchemas(prefix: string): Promise<void> {
+    this.admin ??= new pg.Pool({ connectionString: PG_URL, max: 1 });
+    const { rows } = await this.admin.query<{ name: string }>(
+      'select nspname as name from pg_namespace where left(nspname, length($1)) = $1',
+      [prefix],
+    );
+    for (const { name } of rows) await this.admin.query(`drop schema if exists ${pg.escapeIdentifier(name)} cascade`);
+  }
+
+  async dispose(): Promise<void> {
+    await this.admin?.end();
+    this.admin = undefined;
+  }
 }

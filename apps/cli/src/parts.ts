@@ -55,6 +55,15 @@ function serviceOptions(ctx: PartContext, name: PartName, port: number): Service
   };
 }
 
+/** Where each service keeps its store: PostgreSQL schemas with DATABASE_URL, else SQLite files in DATA_DIR. */
+function storeOptions(config: MeshConfig): { dataDir: string; databaseUrl?: string; schemaPrefix?: string } {
+  return {
+    dataDir: config.dataDir,
+    ...(config.databaseUrl ? { databaseUrl: config.databaseUrl } : {}),
+    ...(config.databaseSchemaPrefix ? { schemaPrefix: config.databaseSchemaPrefix } : {}),
+  };
+}
+
 /** A client over discovery with the configured balancing and breaker policies. */
 export function createClient(ctx: PartContext): ServiceClient {
   const { config } = ctx;
@@ -76,16 +85,16 @@ export async function startPart(ctx: PartContext, name: PartName, port: number):
   let closeClient: (() => Promise<void>) | undefined;
   switch (name) {
     case 'users':
-      handle = await createUsersApp({ dataDir: config.dataDir, service: serviceOptions(ctx, name, port) });
+      handle = await createUsersApp({ ...storeOptions(config), service: serviceOptions(ctx, name, port) });
       break;
     case 'products':
-      handle = await createProductsApp({ dataDir: config.dataDir, service: serviceOptions(ctx, name, port) });
+      handle = await createProductsApp({ ...storeOptions(config), service: serviceOptions(ctx, name, port) });
       break;
     case 'orders': {
       const client = createClient(ctx);
       closeClient = () => client.close();
       handle = await createOrdersApp({
-        dataDir: config.dataDir,
+        ...storeOptions(config),
         caller: client,
         service: serviceOptions(ctx, name, port),
       });

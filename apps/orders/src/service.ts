@@ -30,5 +30,7 @@ export function ordersService(deps: OrdersServiceDeps): ServiceDefinition {
     routes,
     ready: () => orders.ping(),
     close: () => deps.store.close(),
+    // A retried POST (same Idempotency-Key) replays its first answer instead of acting twice.
+    idempotency: { store: deps.store },
   };
 }

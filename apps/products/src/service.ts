@@ -27,5 +27,7 @@ export function productsService(deps: ProductsServiceDeps): ServiceDefinition {
       await sql`select 1`.execute(store.db);
     },
     close: () => store.close(),
+    // A retried POST (same Idempotency-Key) replays its first answer instead of acting twice.
+    idempotency: { store },
   };
 }

@@ -99,7 +99,7 @@ export class OrderRepository {
   }
 }
 
-// Number(): PostgreSQL drivers hand bigint columns back as strings.
+// Number(): a pool without the store’s int8 parser hands bigint columns back as strings.
 function toOrder(row: OrdersTable, items: OrderItemsTable[]): Order {
   if (!isOrderStatus(row.status)) throw new Error(`order ${row.id} has an unknown status ${row.status}`);
   return {

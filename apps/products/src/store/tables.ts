@@ -5,7 +5,7 @@ export interface ProductsTable {
   id: string;
   name: string;
   description: string;
-  /** Integer cents; up to 10¹¹, so a bigint column (PostgreSQL returns it as a string: use Number()). */
+  /** Integer cents; up to 10¹¹, so a bigint column (the PostgreSQL store reads int8 as a number; Number() still guards). */
   price_cents: number;
   /** CHECK (stock >= 0): the database refuses to oversell even if the code were wrong. */
   stock: number;

@@ -41,6 +41,8 @@ describe('loadConfig', () => {
   it('reads every variable', () => {
     const config = loadConfig({
       REDIS_URL: 'rediss://user:pw@redis.internal:6380/2',
+      DATABASE_URL: 'postgresql://shop:pw@db.internal:5432/shop?sslmode=require',
+      DATABASE_SCHEMA_PREFIX: 'shop_a_',
       DATA_DIR: '/var/lib/meshkit',
       GATEWAY_PORT: '9000',
       USERS_PORT: '9001',
@@ -66,6 +68,8 @@ describe('loadConfig', () => {
     });
     expect(config).toEqual({
       redisUrl: 'rediss://user:pw@redis.internal:6380/2',
+      databaseUrl: 'postgresql://shop:pw@db.internal:5432/shop?sslmode=require',
+      databaseSchemaPrefix: 'shop_a_',
       dataDir: '/var/lib/meshkit',
       gatewayPort: 9000,
       usersPort: 9001,
@@ -93,6 +97,16 @@ describe('loadConfig', () => {
   it('treats empty variables as unset', () => {
     expect(loadConfig({ GATEWAY_PORT: '', PORT: ' ', REDIS_URL: '' })).toMatchObject({ gatewayPort: 8000 });
     expect(loadConfig({ PORT: '' }).port).toBeUndefined();
+    const noDatabase = loadConfig({ DATABASE_URL: ' ', DATABASE_SCHEMA_PREFIX: '' });
+    expect(noDatabase.databaseUrl).toBeUndefined();
+    expect(noDatabase.databaseSchemaPrefix).toBeUndefined();
+  });
+
+  it('accepts both PostgreSQL schemes, and a prefix alone', () => {
+    expect(loadConfig({ DATABASE_URL: 'postgres://db/shop' }).databaseUrl).toBe('postgres://db/shop');
+    expect(loadConfig({ DATABASE_URL: 'postgresql://u@db:6432/shop' }).databaseUrl).toBe('postgresql://u@db:6432/shop');
+    expect(loadConfig({ DATABASE_SCHEMA_PREFIX: '_' }).databaseSchemaPrefix).toBe('_');
+    expect(loadConfig({ DATABASE_SCHEMA_PREFIX: 'a'.repeat(31) }).databaseSchemaPrefix).toHaveLength(31);
   });
 
   it.each([
@@ -123,10 +137,13 @@ describe('loadConfig', () => {
       { CORS_ORIGINS: 'https://shop.example/' },
       'CORS_ORIGINS entries must be "*" or an origin like https://shop.example (scheme, host, port; no path), got "https://shop.example/"',
     ],
-    [
-      { DATABASE_URL: 'postgres://db/shop' },
-      'DATABASE_URL is set, but PostgreSQL support is not built yet: unset DATABASE_URL to keep SQLite files in DATA_DIR',
-    ],
+    [{ DATABASE_URL: 'mysql://db/shop' }, 'DATABASE_URL must be a postgres:// or postgresql:// URL, got one with scheme "mysql:"'],
+    [{ DATABASE_URL: 'db:5432/shop' }, 'DATABASE_URL must be a postgres:// or postgresql:// URL, got one with scheme "db:"'],
+    [{ DATABASE_URL: 'not a url' }, 'DATABASE_URL must be a postgres:// or postgresql:// URL, got a value that is not a URL'],
+    ...['Shop_', '1shop', 'shop-a', 'a'.repeat(32), 'shop a'].map((prefix): [NodeJS.ProcessEnv, string] => [
+      { DATABASE_SCHEMA_PREFIX: prefix },
+      `DATABASE_SCHEMA_PREFIX must be 1-31 characters of a-z, 0-9 and _, not starting with a digit, got "${prefix}"`,
+    ]),
     [{ NATS_URL: 'nats://127.0.0.1:4222' }, 'NATS_URL is set, but NATS support is not built yet: unset NATS_URL to use the in-memory event bus'],
   ])('refuses %o with one line naming the variable', (env, message) => {
     expect(failure(env)).toBe(message);
@@ -134,6 +151,11 @@ describe('loadConfig', () => {
 
   it('never echoes a Redis URL, which may hold a password', () => {
     expect(failure({ REDIS_URL: 'http://user:hunter2@redis:6379' })).not.toContain('hunter2');
+  });
+
+  it('never echoes a database URL, which may hold a password', () => {
+    expect(failure({ DATABASE_URL: 'mysql://user:hunter2@db/shop' })).not.toContain('hunter2');
+    expect(failure({ DATABASE_URL: 'postgres://user:hunter2@db:port/shop' })).not.toContain('hunter2');
   });
 
   it('keeps a bad value on one line', () => {

@@ -15,6 +15,10 @@ export type LogLevel = (typeof logLevels)[number];
 export interface MeshConfig {
   /** Registry in Redis; absent: in-memory registry. */
   redisUrl?: string;
+  /** PostgreSQL, each service in its own schema; absent: SQLite files in `dataDir`. May hold a password: never log it. */
+  databaseUrl?: string;
+  /** Put before each service's schema name (`shop_a_` → `shop_a_users`), so several systems can share one database. */
+  databaseSchemaPrefix?: string;
   dataDir: string;
   gatewayPort: number;
   /** Ports of the seed's services when `meshkit start` runs them all in one process. */
@@ -46,7 +50,6 @@ const HOUR_MS = 3_600_000;
 
 /** Reads and checks the configuration; throws ConfigError on the first bad variable. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): MeshConfig {
-  notBuiltYet(env, 'DATABASE_URL', 'PostgreSQL', 'to keep SQLite files in DATA_DIR');
   notBuiltYet(env, 'NATS_URL', 'NATS', 'to use the in-memory event bus');
 
   const read = (name: string): string | undefined => {
@@ -87,6 +90,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): MeshConfig {
   };
   const redisUrl = redis('REDIS_URL', read('REDIS_URL'));
   if (redisUrl !== undefined) config.redisUrl = redisUrl;
+  const databaseUrl = postgres('DATABASE_URL', read('DATABASE_URL'));
+  if (databaseUrl !== undefined) config.databaseUrl = databaseUrl;
+  const schemaPrefix = schemaNamePrefix('DATABASE_SCHEMA_PREFIX', read('DATABASE_SCHEMA_PREFIX'));
+  if (schemaPrefix !== undefined) config.databaseSchemaPrefix = schemaPrefix;
   const port = integer('PORT', read('PORT'), 0, 65535);
   if (port !== undefined) config.port = port;
   const advertiseHost = read('ADVERTISE_HOST');
@@ -149,6 +156,32 @@ function redis(name: string, raw: string | undefined): string | undefined {
   }
   if (url.protocol !== 'redis:' && url.protocol !== 'rediss:') {
     throw new ConfigError(`${name} must be a redis:// or rediss:// URL, got one with scheme "${url.protocol}"`);
+  }
+  return raw;
+}
+
+/** A PostgreSQL URL. Never echoed back: it may hold a password. */
+function postgres(name: string, raw: string | undefined): string | undefined {
+  if (raw === undefined) return undefined;
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new ConfigError(`${name} must be a postgres:// or postgresql:// URL, got a value that is not a URL`);
+  }
+  if (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:') {
+    throw new ConfigError(`${name} must be a postgres:// or postgresql:// URL, got one with scheme "${url.protocol}"`);
+  }
+  return raw;
+}
+
+/** Lower-case identifier characters, so prefix + service name is a schema name without quoting. */
+function schemaNamePrefix(name: string, raw: string | undefined): string | undefined {
+  if (raw === undefined) return undefined;
+  if (!/^[a-z_][a-z0-9_]{0,30}$/.test(raw)) {
+    throw new ConfigError(
+      `${name} must be 1-31 characters of a-z, 0-9 and _, not starting with a digit, got ${shown(raw)}`,
+    );
   }
   return raw;
 }

@@ -5,6 +5,7 @@ import { MeshError } from '../errors.js';
 import type { ServiceInstance } from '../registry/instance.js';
 import { uuidv7 } from '../wire/ids.js';
 import { createServiceApp } from './create-app.js';
+import { installIdempotency } from './idempotency.js';
 import { Registrar } from './registrar.js';
 import type { ServiceApp, ServiceDefinition, ServiceHandle, ServiceOptions } from './types.js';
 
@@ -57,6 +58,8 @@ export async function defineService(def: ServiceDefinition, options: ServiceOpti
   let stopping: Promise<void> | undefined;
 
   addHealthRoutes(app, def, instance, clock, () => listening && instance.status === 'healthy');
+  // Before the routes: it hooks every POST route as it is added.
+  if (def.idempotency) await installIdempotency(app, { ...def.idempotency, clock });
   await def.routes(app);
 
   const start = async (): Promise<void> => {

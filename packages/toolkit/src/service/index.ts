@@ -7,3 +7,4 @@ export * from './define-service.js';
 export * from './shutdown.js';
 export * from './graceful-close.js';
 export * from './domain-error.js';
+export * from './idempotency.js';

@@ -9,6 +9,7 @@ import type {
 import type { Clock } from '../clock.js';
 import type { ServiceInstance } from '../registry/instance.js';
 import type { Registry } from '../registry/registry.js';
+import type { IdempotencyOptions } from './idempotency.js';
 
 /** The Fastify app a service's routes are written against: typebox schemas drive validation. */
 export type ServiceApp = FastifyInstance<
@@ -30,6 +31,8 @@ export interface ServiceDefinition {
   ready?(): Promise<void>;
   /** Called last on stop, after in-flight requests finished (close the store here). */
   close?(): Promise<void>;
+  /** Honour `Idempotency-Key` on every POST route, keeping the keys in this store. Default off. */
+  idempotency?: IdempotencyOptions;
 }
 
 export interface ServiceOptions {

@@ -5,12 +5,12 @@ import {
   type DatabaseConnection,
   Kysely,
   type Migration,
-  Migrator,
   type SqliteDialectConfig,
   SqliteDialect,
   SqliteDriver,
   CompiledQuery,
 } from 'kysely';
+import { runMigrations, type StoreLogger } from './migrate.js';
 import type { Store } from './store.js';
 
 export interface SqliteStoreOptions {
@@ -18,7 +18,7 @@ export interface SqliteStoreOptions {
   file: string;
   /** Migrations keyed by names that sort in the order to run them, e.g. `0001_users`. */
   migrations: Record<string, Migration>;
-  logger?: { info(obj: object, msg?: string): void };
+  logger?: StoreLogger;
 }
 
 /** Where a service keeps its SQLite file: one file per service, under DATA_DIR. */
@@ -49,7 +49,7 @@ export async function openSqliteStore<DB>(options: SqliteStoreOptions): Promise<
 
   const db = new Kysely<DB>({ dialect: new ImmediateSqliteDialect({ database: sqlite }) });
   try {
-    await migrate(db, options.migrations, file, options.logger);
+    await runMigrations(db, { migrations: options.migrations, where: file, logger: options.logger });
   } catch (err) {
     await db.destroy();
     throw err;
@@ -65,25 +65,6 @@ export async function openSqliteStore<DB>(options: SqliteStoreOptions): Promise<
       return closing;
     },
   };
-}
-
-async function migrate<DB>(
-  db: Kysely<DB>,
-  migrations: Record<string, Migration>,
-  file: string,
-  logger: SqliteStoreOptions['logger'],
-): Promise<void> {
-  const migrator = new Migrator({ db, provider: { getMigrations: async () => migrations } });
-  const { error, results = [] } = await migrator.migrateToLatest();
-  for (const r of results) {
-    if (r.status === 'Success') logger?.info({ migration: r.migrationName, file }, 'migration applied');
-  }
-  if (error !== undefined) {
-    const failed = results.find((r) => r.status === 'Error')?.migrationName;
-    const reason = error instanceof Error ? error.message : String(error);
-    const what = failed ? `migration ${failed}` : 'migrations';
-    throw new Error(`${what} failed on ${file}: ${reason}`, { cause: error });
-  }
 }
 
 /** kysely's SQLite driver, with `BEGIN IMMEDIATE` for transactions (see openSqliteStore). */
