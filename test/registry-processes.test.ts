@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { Discovery, RedisRegistry } from '@meshkit/toolkit';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { REDIS_URL, redisUp } from './support/backends.js';
+import { deleteRedisKeys, REDIS_URL, redisUp } from './support/backends.js';
 
 // The child runs the BUILT toolkit: `npx tsc -b packages/toolkit` first (npm test's pretest does).
 const fixture = fileURLToPath(new URL('./fixtures/register-instance.mjs', import.meta.url));
@@ -51,14 +51,7 @@ describe.runIf(await redisUp())('instances registered by other processes', () =>
   afterAll(async () => {
     discovery.stop();
     await registry.close();
-    const admin = new Redis(REDIS_URL);
-    let cursor = '0';
-    do {
-      const [next, keys] = await admin.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 500);
-      if (keys.length > 0) await admin.del(...keys);
-      cursor = next;
-    } while (cursor !== '0');
-    await admin.quit();
+    await deleteRedisKeys(prefix);
   });
 
   it('a killed process (kill -9, no deregister) is gone from discovery within TTL + 1 s', async () => {

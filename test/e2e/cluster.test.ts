@@ -3,10 +3,9 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '@meshkit/toolkit';
-import { REDIS_URL, redisUp, required } from '../support/backends.js';
+import { deleteRedisKeys, REDIS_URL, redisUp, required } from '../support/backends.js';
 import { send } from '../support/shop.js';
 import { eventually, freePort, killAll, meshkit, type Proc } from '../support/processes.js';
 
@@ -24,8 +23,8 @@ const prefixes: string[] = [];
 afterAll(async () => {
   killAll();
   for (const pid of childPids) if (alive(pid)) process.kill(pid, 'SIGKILL');
-  if (prefixes.length === 0) return;
-  const redis = new Redis(REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 1 });
+  for (const prefix of prefixes) await deleteRedisKeys(prefix);
+});
   try {
     await redis.connect();
     for (const prefix of prefixes) {

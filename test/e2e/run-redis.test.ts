@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { REDIS_URL, redisUp } from '../support/backends.js';
+import { deleteRedisKeys, REDIS_URL, redisUp } from '../support/backends.js';
 import { send } from '../support/shop.js';
 import { eventually, freePort, killAll, meshkit, type Proc } from '../support/processes.js';
 
@@ -42,6 +42,7 @@ describe.runIf(await redisUp())('meshkit run over Redis', () => {
     for (const p of Object.values(procs)) p.child.kill('SIGTERM');
     await Promise.all(Object.values(procs).map((p) => p.exited));
     killAll();
+    await deleteRedisKeys(prefix);
     rmSync(dataDir, { recursive: true, force: true });
   });
 

@@ -44,3 +44,19 @@ export const redisUp = () => backend('Redis', REDIS_URL, 6379);
 
 /** Use as `describe.runIf(await pgUp())(...)`; the service suites add the `postgres` engine when it is up. */
 export const pgUp = () => backend('PostgreSQL', PG_URL, 5432);
+
+/** Deletes every Redis key under a test's prefix: tests share one Redis, so never FLUSHALL. */
+export async function deleteRedisKeys(prefix: string, url: string = REDIS_URL): Promise<void> {
+  const { Redis } = await import('ioredis');
+  const admin = new Redis(url, { maxRetriesPerRequest: 1 });
+  try {
+    let cursor = '0';
+    do {
+      const [next, keys] = await admin.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 500);
+      if (keys.length > 0) await admin.del(...keys);
+      cursor = next;
+    } while (cursor !== '0');
+  } finally {
+    admin.disconnect();
+  }
+}

@@ -1,5 +1,6 @@
 import { Command, InvalidArgumentError } from 'commander';
 import { ConfigError, loadConfig, type MeshConfig, onShutdownSignals } from '@meshkit/toolkit';
+import { parseFaultRules } from '@meshkit/gateway';
 import { runCluster } from './cluster/cluster.js';
 import { checkClusterBackends, ClusterUsageError, parseReplicas, type Replicas } from './cluster/replicas.js';
 import { runDemo } from './demo.js';
@@ -10,7 +11,9 @@ import { fetchStatus } from './status.js';
 /** Configuration problems end the process with one clear line, never a stack. */
 function configOrExit(): MeshConfig {
   try {
-    return loadConfig();
+    const config = loadConfig();
+    parseFaultRules(config.gatewayFaults); // checked before anything starts
+    return config;
   } catch (err) {
     if (err instanceof ConfigError) {
       console.error(`meshkit: ${err.message}`);

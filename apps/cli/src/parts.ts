@@ -1,4 +1,5 @@
 import {
+  type ClientPolicyOptions,
   type Discovery,
   type MeshConfig,
   type Registry,
@@ -6,7 +7,7 @@ import {
   type ServiceOptions,
   type ServiceHandle,
 } from '@meshkit/toolkit';
-import { createGatewayApp, type GatewayHandle } from '@meshkit/gateway';
+import { createGatewayApp, type GatewayHandle, parseFaultRules } from '@meshkit/gateway';
 import { createOrdersApp } from '@meshkit/orders';
 import { createProductsApp } from '@meshkit/products';
 import { createUsersApp } from '@meshkit/users';
@@ -64,16 +65,28 @@ function storeOptions(config: MeshConfig): { dataDir: string; databaseUrl?: stri
   };
 }
 
-/** A client over discovery with the configured balancing and breaker policies. */
-export function createClient(ctx: PartContext): ServiceClient {
-  const { config } = ctx;
-  return new ServiceClient({
-    source: ctx.discovery,
+/** The client policies the configuration decides, for the orders service's client and the gateway's. */
+export function clientPolicies(config: MeshConfig): ClientPolicyOptions {
+  return {
     strategy: config.balancer,
     strategies: config.balancers,
     breaker: { threshold: config.breakerThreshold, openMs: config.breakerOpenMs },
     connectTimeoutMs: config.connectTimeoutMs,
     requestTimeoutMs: config.requestTimeoutMs,
+    outlier: {
+      consecutive5xx: config.outlierConsecutive5xx,
+      baseEjectionMs: config.outlierBaseEjectionMs,
+      maxEjectionPercent: config.outlierMaxEjectionPercent,
+    },
+    retry: { maxAttempts: config.retryMaxAttempts, budget: { ratio: config.retryBudgetPercent / 100 } },
+  };
+}
+
+/** A client over discovery with the configured policies. */
+export function createClient(ctx: PartContext): ServiceClient {
+  return new ServiceClient({
+    ...clientPolicies(ctx.config),
+    source: ctx.discovery,
     logger: ctx.logger.child({ part: 'client' }),
   });
 }
@@ -102,14 +115,11 @@ export async function startPart(ctx: PartContext, name: PartName, port: number):
     }
     case 'gateway':
       handle = await createGatewayApp({
+        ...clientPolicies(config),
         source: ctx.discovery,
         port,
         host: config.host,
-        strategy: config.balancer,
-        strategies: config.balancers,
-        breaker: { threshold: config.breakerThreshold, openMs: config.breakerOpenMs },
-        connectTimeoutMs: config.connectTimeoutMs,
-        requestTimeoutMs: config.requestTimeoutMs,
+        faults: parseFaultRules(config.gatewayFaults),
         corsOrigins: config.corsOrigins,
         bodyLimit: config.bodyLimit,
         logger: ctx.logger.child({ part: name }),

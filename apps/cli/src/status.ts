@@ -12,6 +12,7 @@ interface RegistryView {
       status: string;
       circuit: string;
       in_flight: number;
+      ejected?: boolean;
       meta: Record<string, string>;
     }[];
   }[];
@@ -35,7 +36,7 @@ export function formatStatus(view: RegistryView): string {
       i.version,
       String(i.weight),
       i.status,
-      i.circuit,
+      i.ejected ? `${i.circuit}, ejected` : i.circuit,
       String(i.in_flight),
       i.meta.pid ?? '',
     ]),

@@ -1,16 +1,17 @@
 import {
+  type ClientPolicyOptions,
   type Clock,
   type InstanceSource,
   ServiceClient,
   type ServiceClientLogger,
-  type StrategyName,
 } from '@meshkit/toolkit';
 import type { FastifyBaseLogger } from 'fastify';
 import type { FaultRule } from './fault-injection.js';
 import { createGateway, type GatewayHandle } from './gateway.js';
 import type { Route } from './route-table.js';
 
-export interface GatewayAppOptions {
+/** The gateway's own options, plus the policies of its client (balancing, breakers, ejection, retries). */
+export interface GatewayAppOptions extends ClientPolicyOptions {
   /** Where instances come from: discovery over the registry, or a fixed list. */
   source: InstanceSource;
   /** Default 8000 (the seed's); 0 picks a free one. */
@@ -18,13 +19,6 @@ export interface GatewayAppOptions {
   /** Default `127.0.0.1`. */
   host?: string;
   routes?: Route[];
-  /** Default `round_robin` (the seed's). */
-  strategy?: StrategyName;
-  strategies?: Record<string, StrategyName>;
-  /** Per-instance breakers. Defaults: 5 consecutive failures, open 60 s. */
-  breaker?: { threshold?: number; openMs?: number };
-  connectTimeoutMs?: number;
-  requestTimeoutMs?: number;
   corsOrigins?: string[];
   bodyLimit?: number;
   /** A pino logger, or false for silence. */
@@ -54,6 +48,8 @@ export async function createGatewayApp(options: GatewayAppOptions): Promise<Gate
     breaker: options.breaker,
     connectTimeoutMs: options.connectTimeoutMs,
     requestTimeoutMs: options.requestTimeoutMs,
+    outlier: options.outlier,
+    retry: options.retry,
     clock: options.clock,
     logger: clientLog,
   });

@@ -11,6 +11,9 @@ export interface RegistryInstanceView {
   status: InstanceStatus;
   circuit: CircuitStateName;
   in_flight: number;
+  /** Ejected by outlier detection right now, and how many times so far. */
+  ejected: boolean;
+  ejections: number;
   meta: Record<string, string>;
 }
 
@@ -23,7 +26,7 @@ export function registryView(snapshot: readonly ServiceSnapshot[]): RegistryView
   const services = snapshot.map((s) => ({
     name: s.name,
     instances: s.instances
-      .map(({ instance: i, circuit, inFlight }) => ({
+      .map(({ instance: i, circuit, inFlight, ejected, ejections }) => ({
         id: i.id,
         host: i.host,
         port: i.port,
@@ -32,6 +35,8 @@ export function registryView(snapshot: readonly ServiceSnapshot[]): RegistryView
         status: i.status,
         circuit,
         in_flight: inFlight,
+        ejected,
+        ejections,
         meta: { ...i.meta },
       }))
       .sort((a, b) => a.host.localeCompare(b.host) || a.port - b.port || a.id.localeCompare(b.id)),

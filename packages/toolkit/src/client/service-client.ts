@@ -55,6 +55,12 @@ export interface ServiceClientOptions {
   logger?: ServiceClientLogger;
 }
 
+/** The policy part of a client's options: what configuration decides, apart from wiring. */
+export type ClientPolicyOptions = Pick<
+  ServiceClientOptions,
+  'strategy' | 'strategies' | 'breaker' | 'connectTimeoutMs' | 'requestTimeoutMs' | 'outlier' | 'retry'
+>;
+
 export interface RetryOptions {
   /** Attempts at most, the first included; a request may lower or raise it. Default 3; 1 = no retries. */
   maxAttempts?: number;

@@ -42,6 +42,15 @@ export interface MeshConfig {
   connectTimeoutMs: number;
   requestTimeoutMs: number;
   drainDelayMs: number;
+  /** Outlier ejection: consecutive 5xx/timeouts that eject, base ejection time, max share ejected. */
+  outlierConsecutive5xx: number;
+  outlierBaseEjectionMs: number;
+  outlierMaxEjectionPercent: number;
+  /** Attempts per safe request (1 = no retries) and the retry budget as a share of requests. */
+  retryMaxAttempts: number;
+  retryBudgetPercent: number;
+  /** Gateway fault injection rules, raw JSON (the gateway parses them); absent: none. */
+  gatewayFaults?: string;
   corsOrigins: string[];
   bodyLimit: number;
 }
@@ -85,6 +94,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): MeshConfig {
     connectTimeoutMs: int('CONNECT_TIMEOUT_MS', 2000, 1, 10 * 60_000),
     requestTimeoutMs: int('REQUEST_TIMEOUT_MS', 10_000, 1, HOUR_MS),
     drainDelayMs: int('DRAIN_DELAY_MS', 0, 0, 10 * 60_000),
+    outlierConsecutive5xx: int('OUTLIER_CONSECUTIVE_5XX', 5, 1, 1000),
+    outlierBaseEjectionMs: int('OUTLIER_BASE_EJECTION_MS', 30_000, 1, HOUR_MS),
+    outlierMaxEjectionPercent: int('OUTLIER_MAX_EJECTION_PERCENT', 50, 0, 100),
+    retryMaxAttempts: int('RETRY_MAX_ATTEMPTS', 3, 1, 10),
+    retryBudgetPercent: int('RETRY_BUDGET_PERCENT', 20, 0, 100),
     corsOrigins: origins('CORS_ORIGINS', read('CORS_ORIGINS')),
     bodyLimit: int('BODY_LIMIT', 1_048_576, 1, 1024 * 1_048_576),
   };
@@ -96,6 +110,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): MeshConfig {
   if (schemaPrefix !== undefined) config.databaseSchemaPrefix = schemaPrefix;
   const port = integer('PORT', read('PORT'), 0, 65535);
   if (port !== undefined) config.port = port;
+  const gatewayFaults = read('GATEWAY_FAULTS');
+  if (gatewayFaults !== undefined) config.gatewayFaults = gatewayFaults;
   const advertiseHost = read('ADVERTISE_HOST');
   if (advertiseHost !== undefined) config.advertiseHost = advertiseHost;
   return config;

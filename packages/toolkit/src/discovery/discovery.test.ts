@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { REDIS_URL, redisUp } from '../../../../test/support/backends.js';
+import { deleteRedisKeys, REDIS_URL, redisUp } from '../../../../test/support/backends.js';
 import { ManualClock } from '../clock.js';
 import { MeshError } from '../errors.js';
 import type { InstanceRegistration, ServiceInstance } from '../registry/instance.js';
@@ -233,14 +233,7 @@ describe.runIf(await redisUp())('Discovery over Redis', () => {
   afterEach(async () => {
     discovery?.stop();
     await Promise.all([watched.close(), writer.close()]);
-    const admin = new Redis(REDIS_URL);
-    let cursor = '0';
-    do {
-      const [next, keys] = await admin.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 500);
-      if (keys.length > 0) await admin.del(...keys);
-      cursor = next;
-    } while (cursor !== '0');
-    await admin.quit();
+    await deleteRedisKeys(prefix);
   });
 
   it('sees a new instance within 1 s, a deregistered one gone within 1 s, an expired one gone within TTL + resync', async () => {

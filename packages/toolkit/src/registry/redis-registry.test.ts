@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { REDIS_URL, redisUp } from '../../../../test/support/backends.js';
+import { deleteRedisKeys, REDIS_URL, redisUp } from '../../../../test/support/backends.js';
 import { isMeshError } from '../errors.js';
 import { RedisRegistry } from './redis-registry.js';
 import { registration, registryBehaviour } from './registry-behaviour.test-suite.js';
@@ -9,16 +9,6 @@ import type { RegistryEvent } from './registry.js';
 
 const up = await redisUp();
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
-
-/** Deletes every key under a test's prefix (tests share Redis: never FLUSHALL). */
-async function deleteKeys(admin: Redis, prefix: string): Promise<void> {
-  let cursor = '0';
-  do {
-    const [next, keys] = await admin.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 500);
-    if (keys.length > 0) await admin.del(...keys);
-    cursor = next;
-  } while (cursor !== '0');
-}
 
 function recordingLogger() {
   const warns: { obj: object; msg?: string }[] = [];
@@ -54,7 +44,7 @@ describe.runIf(up)('RedisRegistry', () => {
       advance: (ms) => sleep(ms),
       cleanup: async () => {
         await Promise.all(clients.map((c) => c.close()));
-        await deleteKeys(admin, prefix);
+        await deleteRedisKeys(prefix);
       },
     };
   });
@@ -68,7 +58,7 @@ describe.runIf(up)('RedisRegistry', () => {
     });
     afterAll(async () => {
       await registry.close();
-      await deleteKeys(admin, prefix);
+      await deleteRedisKeys(prefix);
     });
 
     it('calls made before the first connection is up wait for it, and all succeed', async () => {
