@@ -25,17 +25,6 @@ afterAll(async () => {
   for (const pid of childPids) if (alive(pid)) process.kill(pid, 'SIGKILL');
   for (const prefix of prefixes) await deleteRedisKeys(prefix);
 });
-  try {
-    await redis.connect();
-    for (const prefix of prefixes) {
-      for await (const keys of redis.scanStream({ match: `${prefix}*`, count: 100 })) {
-        if ((keys as string[]).length > 0) await redis.del(...(keys as string[]));
-      }
-    }
-  } finally {
-    redis.disconnect();
-  }
-});
 
 /** False once the process is gone (ESRCH). A zombie counts as gone: it runs nothing and holds nothing. */
 function alive(pid: number): boolean {
