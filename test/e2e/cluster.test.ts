@@ -1,11 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '@meshkit/toolkit';
-import { deleteRedisKeys, REDIS_URL, redisUp, required } from '../support/backends.js';
+import { answers, deleteRedisKeys, REDIS_URL, redisUp, required } from '../support/backends.js';
 import { send } from '../support/shop.js';
 import { eventually, freePort, killAll, meshkit, type Proc } from '../support/processes.js';
 
@@ -253,16 +252,7 @@ async function postgresClusterReady(): Promise<boolean> {
     throw err;
   }
   const u = new URL(PG_URL);
-  const up = await new Promise<boolean>((resolve) => {
-    const socket = net.connect({ host: u.hostname, port: Number(u.port || 5432) });
-    const done = (ok: boolean) => {
-      socket.destroy();
-      resolve(ok);
-    };
-    socket.setTimeout(500, () => done(false));
-    socket.once('connect', () => done(true));
-    socket.once('error', () => done(false));
-  });
+  const up = await answers(u.hostname, Number(u.port || 5432));
   if (!up && required) throw new Error(`PostgreSQL at ${u.host} does not answer, and CI requires it`);
   if (!up) console.warn(`skipping the PostgreSQL cluster suite: ${u.host} does not answer`);
   return up;

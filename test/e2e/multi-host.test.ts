@@ -2,7 +2,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { answers, netnsUp, TestNetwork } from '../support/netns.js';
+import { answers } from '../support/backends.js';
+import { netnsUp, TestNetwork } from '../support/netns.js';
 import { eventually, type Proc } from '../support/processes.js';
 import { send } from '../support/shop.js';
 

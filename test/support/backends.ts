@@ -8,10 +8,10 @@ export const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 /** A database the PostgreSQL suites may create and drop their own schemas in. */
 export const PG_URL = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 
-function answers(url: string, defaultPort: number): Promise<boolean> {
-  const u = new URL(url);
+/** True when something accepts TCP connections at host:port within 500 ms. */
+export function answers(host: string, port: number): Promise<boolean> {
   return new Promise((resolve) => {
-    const socket = net.connect({ host: u.hostname, port: Number(u.port || defaultPort) });
+    const socket = net.connect({ host, port });
     const done = (ok: boolean) => {
       socket.destroy();
       resolve(ok);
@@ -25,7 +25,8 @@ function answers(url: string, defaultPort: number): Promise<boolean> {
 export const required = process.env.CI === 'true' || process.env.CI === '1';
 
 async function backend(name: string, url: string, port: number): Promise<boolean> {
-  const up = await answers(url, port);
+  const u = new URL(url);
+  const up = await answers(u.hostname, Number(u.port || port));
   const where = shownUrl(url);
   if (!up && required) throw new Error(`${name} at ${where} does not answer, and CI requires it`);
   if (!up) console.warn(`skipping ${name} suites: ${where} does not answer`);

@@ -1,6 +1,5 @@
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { randomBytes, randomInt } from 'node:crypto';
-import net from 'node:net';
 import { promisify } from 'node:util';
 import { required } from './backends.js';
 import { MESHKIT_BIN, type Proc } from './processes.js';
@@ -61,20 +60,6 @@ export async function netnsUp(): Promise<boolean> {
   if (missing && required) throw new Error(`multi-host suites: ${missing}, and CI requires them`);
   if (missing) console.warn(`skipping multi-host suites: ${missing}`);
   return !missing;
-}
-
-/** True when something accepts TCP connections at host:port within 500 ms. */
-export function answers(host: string, port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = net.connect({ host, port });
-    const done = (ok: boolean) => {
-      socket.destroy();
-      resolve(ok);
-    };
-    socket.setTimeout(500, () => done(false));
-    socket.once('connect', () => done(true));
-    socket.once('error', () => done(false));
-  });
 }
 
 /** One simulated host: its namespace, its address, and the root-side end of its link. */

@@ -11,7 +11,7 @@ import {
 import pg from 'pg';
 import { runMigrations, type StoreLogger } from './migrate.js';
 import { SchemaIntrospector } from './schema-introspector.js';
-import type { Store } from './store.js';
+import { type Store, storeOver } from './store.js';
 
 export interface PostgresStoreOptions {
   /** `postgres://` or `postgresql://` URL. Never logged or echoed: it may hold a password. */
@@ -50,7 +50,8 @@ export async function openPostgresStore<DB>(options: PostgresStoreOptions): Prom
   pool.on('error', (err) => logger?.warn?.({ err: err.message, schema }, 'idle PostgreSQL connection failed'));
 
   const db = new Kysely<DB>({ dialect: new OwnSchemaPostgresDialect({ pool }, schema) });
-  try {
+  // close() ends the pool: checked-out connections finish their query first, then every one closes.
+  return storeOver(db, 'postgres', async () => {
     await createSchema(db, schema);
     await runMigrations(db, {
       migrations: options.migrations,
@@ -58,21 +59,7 @@ export async function openPostgresStore<DB>(options: PostgresStoreOptions): Prom
       logger,
       migrationTableSchema: schema,
     });
-  } catch (err) {
-    await db.destroy();
-    throw err;
-  }
-
-  let closing: Promise<void> | undefined;
-  return {
-    db,
-    dialect: 'postgres',
-    close() {
-      // Ends the pool: checked-out connections finish their query first, then every one is closed.
-      closing ??= db.destroy();
-      return closing;
-    },
-  };
+  });
 }
 
 function poolConfig({ url, schema, poolSize }: PostgresStoreOptions): pg.PoolConfig {

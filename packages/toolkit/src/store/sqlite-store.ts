@@ -11,7 +11,7 @@ import {
   CompiledQuery,
 } from 'kysely';
 import { runMigrations, type StoreLogger } from './migrate.js';
-import type { Store } from './store.js';
+import { type Store, storeOver } from './store.js';
 
 export interface SqliteStoreOptions {
   /** A file path (its folder is created), or `:memory:`. */
@@ -48,23 +48,8 @@ export async function openSqliteStore<DB>(options: SqliteStoreOptions): Promise<
   }
 
   const db = new Kysely<DB>({ dialect: new ImmediateSqliteDialect({ database: sqlite }) });
-  try {
-    await runMigrations(db, { migrations: options.migrations, where: file, logger: options.logger });
-  } catch (err) {
-    await db.destroy();
-    throw err;
-  }
-
-  let closing: Promise<void> | undefined;
-  return {
-    db,
-    dialect: 'sqlite',
-    close() {
-      // Closing the last connection checkpoints the WAL into the main file.
-      closing ??= db.destroy();
-      return closing;
-    },
-  };
+  // Closing the last connection (close()) checkpoints the WAL into the main file.
+  return storeOver(db, 'sqlite', () => runMigrations(db, { migrations: options.migrations, where: file, logger: options.logger }));
 }
 
 /** kysely's SQLite driver, with `BEGIN IMMEDIATE` for transactions (see openSqliteStore). */
