@@ -3,7 +3,11 @@ import { type PartContext, type PartName, type RunningPart, startPart } from './
 
 export interface System {
   parts: RunningPart[];
-  /** Stops the gateway first (no new traffic), then the services, then discovery and the registry. */
+  /**
+   * Stops the gateway first (no new traffic; its in-flight requests finish, and with them the
+   * service calls they made), then every service at once (each drains on its own, so their drain
+   * delays overlap instead of adding up), then discovery and the registry.
+   */
   stop(): Promise<void>;
 }
 
@@ -23,10 +27,11 @@ export async function startSystem(
   const ctx: PartContext = { config, registry, discovery, logger };
 
   const parts: RunningPart[] = [];
+  const stopPart = (part: RunningPart) =>
+    part.stop().catch((err: unknown) => logger.error({ err, part: part.name }, 'stop failed'));
   const stop = async () => {
-    for (const part of [...parts].reverse()) {
-      await part.stop().catch((err: unknown) => logger.error({ err, part: part.name }, 'stop failed'));
-    }
+    await Promise.all(parts.filter((p) => p.name === 'gateway').map(stopPart));
+    await Promise.all(parts.filter((p) => p.name !== 'gateway').map(stopPart));
     discovery.stop();
     await registry.close();
   };

@@ -6,7 +6,7 @@ import { checkClusterBackends, ClusterUsageError, parseReplicas, type Replicas }
 import { runDemo } from './demo.js';
 import { startSystem } from './launcher.js';
 import { configuredPorts, type PartName, partNames } from './parts.js';
-import { fetchStatus } from './status.js';
+import { fetchStatus, watchStatus } from './status.js';
 
 /** Configuration problems end the process with one clear line, never a stack. */
 function configOrExit(): MeshConfig {
@@ -137,9 +137,32 @@ program
   .command('status')
   .description("the registry as the gateway sees it: instances, circuits, in-flight requests")
   .option('--url <url>', 'gateway URL (default http://127.0.0.1:$GATEWAY_PORT)')
-  .action(async (options: { url?: string }) => {
-    console.log(await fetchStatus(gatewayUrl(options.url, configOrExit())));
+  .option('--watch', 'refresh until Ctrl-C, with requests per second per instance')
+  .option('--interval <ms>', 'refresh every <ms> milliseconds with --watch (100-60000)', parseInterval, 1000)
+  .action(async (options: { url?: string; watch?: boolean; interval: number }) => {
+    const url = gatewayUrl(options.url, configOrExit());
+    if (!options.watch) {
+      console.log(await fetchStatus(url));
+      return;
+    }
+    const stop = new AbortController();
+    process.once('SIGINT', () => stop.abort());
+    process.once('SIGTERM', () => stop.abort());
+    await watchStatus(url, {
+      intervalMs: options.interval,
+      signal: stop.signal,
+      write: (text) => process.stdout.write(text),
+      inPlace: process.stdout.isTTY === true,
+    });
   });
+
+function parseInterval(value: string): number {
+  const ms = Number(value);
+  if (!Number.isInteger(ms) || ms < 100 || ms > 60_000) {
+    throw new InvalidArgumentError('must be a whole number of milliseconds from 100 to 60000');
+  }
+  return ms;
+}
 
 program.parseAsync().catch((err: unknown) => {
   console.error(`meshkit: ${err instanceof Error ? err.message : String(err)}`);

@@ -2,12 +2,16 @@ import {
   type ClientPolicyOptions,
   type Discovery,
   type MeshConfig,
+  parseFaultRules,
   type Registry,
+  registerClientMetrics,
   ServiceClient,
   type ServiceOptions,
   type ServiceHandle,
+  type UpstreamAttempt,
+  UpstreamMetrics,
 } from '@meshkit/toolkit';
-import { createGatewayApp, type GatewayHandle, parseFaultRules } from '@meshkit/gateway';
+import { createGatewayApp, type GatewayHandle } from '@meshkit/gateway';
 import { createOrdersApp } from '@meshkit/orders';
 import { createProductsApp } from '@meshkit/products';
 import { createUsersApp } from '@meshkit/users';
@@ -40,6 +44,18 @@ export interface RunningPart {
   stop(): Promise<void>;
 }
 
+/**
+ * How long a stopping instance keeps serving after it deregistered: `DRAIN_DELAY_MS`, else what the
+ * registry needs. In memory every discovery view sees the change at once (one process): 0. In
+ * Redis the change feed is immediate too, but a lost message is only caught by the next resync
+ * (every 1 s): 1500 ms covers that and the in-flight publish.
+ */
+export function drainDelayFor(config: MeshConfig): number {
+  return config.drainDelayMs ?? (config.redisUrl ? REDIS_DRAIN_DELAY_MS : 0);
+}
+
+export const REDIS_DRAIN_DELAY_MS = 1500;
+
 function serviceOptions(ctx: PartContext, name: PartName, port: number): ServiceOptions {
   const { config } = ctx;
   return {
@@ -51,7 +67,8 @@ function serviceOptions(ctx: PartContext, name: PartName, port: number): Service
     heartbeatMs: config.heartbeatMs,
     corsOrigins: config.corsOrigins,
     bodyLimit: config.bodyLimit,
-    drainDelayMs: config.drainDelayMs,
+    drainDelayMs: drainDelayFor(config),
+    faults: parseFaultRules(config.serviceFaults, 'SERVICE_FAULTS'),
     logger: ctx.logger.child({ part: name }),
   };
 }
@@ -82,10 +99,11 @@ export function clientPolicies(config: MeshConfig): ClientPolicyOptions {
   };
 }
 
-/** A client over discovery with the configured policies. */
-export function createClient(ctx: PartContext): ServiceClient {
+/** A client over discovery with the configured policies; `onAttempt` feeds its metrics. */
+export function createClient(ctx: PartContext, onAttempt?: (a: UpstreamAttempt) => void): ServiceClient {
   return new ServiceClient({
     ...clientPolicies(ctx.config),
+    onAttempt,
     source: ctx.discovery,
     logger: ctx.logger.child({ part: 'client' }),
   });
@@ -104,13 +122,15 @@ export async function startPart(ctx: PartContext, name: PartName, port: number):
       handle = await createProductsApp({ ...storeOptions(config), service: serviceOptions(ctx, name, port) });
       break;
     case 'orders': {
-      const client = createClient(ctx);
+      const upstream = new UpstreamMetrics();
+      const client = createClient(ctx, upstream.onAttempt);
       closeClient = () => client.close();
       handle = await createOrdersApp({
         ...storeOptions(config),
         caller: client,
         service: serviceOptions(ctx, name, port),
       });
+      registerClientMetrics(handle.app.metrics, client, upstream);
       break;
     }
     case 'gateway':
@@ -119,7 +139,7 @@ export async function startPart(ctx: PartContext, name: PartName, port: number):
         source: ctx.discovery,
         port,
         host: config.host,
-        faults: parseFaultRules(config.gatewayFaults),
+        faults: parseFaultRules(config.gatewayFaults, 'GATEWAY_FAULTS'),
         corsOrigins: config.corsOrigins,
         bodyLimit: config.bodyLimit,
         logger: ctx.logger.child({ part: name }),

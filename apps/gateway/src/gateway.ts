@@ -3,16 +3,19 @@ import type { AddressInfo } from 'node:net';
 import {
   createServiceApp,
   MeshError,
+  registerClientMetrics,
   systemClock,
   type Clock,
   type ServiceApp,
   type ServiceDispatcher,
+  type UpstreamMetrics,
 } from '@meshkit/toolkit';
 import type { FastifyBaseLogger } from 'fastify';
+import { mergedDocs } from './api-docs.js';
 import { FaultInjector, faultsRoute, type FaultRule } from './fault-injection.js';
 import { proxyPlugin } from './proxy.js';
 import { registryRoute } from './registry-view.js';
-import { defaultRoutes, validateRoutes, type Route } from './route-table.js';
+import { defaultRoutes, matchRoute, validateRoutes, type Route } from './route-table.js';
 
 export const GATEWAY_NAME = 'api-gateway';
 
@@ -36,6 +39,10 @@ export interface GatewayOptions {
   faults?: FaultRule[];
   /** Dice of the fault percentages, returning [0, 1). Default Math.random. */
   faultRandom?: () => number;
+  /** The client's per-attempt series (fed by its `onAttempt`), served at `/metrics` with the rest. */
+  upstreamMetrics?: UpstreamMetrics;
+  /** How long the merged `/docs/json` is kept, ms. Default 5000. */
+  docsTtlMs?: number;
   clock?: Clock;
 }
 
@@ -51,7 +58,7 @@ export interface GatewayHandle {
 const healthStatus = { created: 'starting', running: 'healthy', stopping: 'draining' } as const;
 
 /** Paths the gateway answers itself; no route may take them over. */
-const ownPaths = ['/health', '/registry', '/faults'];
+const ownPaths = ['/health', '/registry', '/faults', '/metrics', '/docs'];
 
 /**
  * The public edge: its own `/`, health and `/registry`, and every method under each route prefix
@@ -71,11 +78,27 @@ export async function createGateway(options: GatewayOptions): Promise<GatewayHan
   const id = randomUUID();
   let state: 'created' | 'running' | 'stopping' = 'created';
 
-  const app = createServiceApp({
+  const docs = mergedDocs({
+    client: options.client,
+    routes,
+    clock,
+    ...(options.docsTtlMs === undefined ? {} : { ttlMs: options.docsTtlMs }),
+    logger: { warn: (obj, msg) => app.log.warn(obj, msg) },
+  });
+  const app: ServiceApp = createServiceApp({
     logger: options.logger,
     bodyLimit: options.bodyLimit,
     corsOrigins: options.corsOrigins,
+    logBindings: { service: GATEWAY_NAME },
+    apiDocs: {
+      title: 'meshkit API',
+      description: 'Every routed service through the gateway, and the gateway itself',
+      // The proxy's catch-all routes; the services' own documents describe those paths.
+      hide: (url) => matchRoute(routes, url) !== undefined,
+      document: (own) => docs(own),
+    },
   });
+  registerClientMetrics(app.metrics, options.client, options.upstreamMetrics);
 
   app.get('/', async () => ({ message: 'API Gateway', status: 'running' }));
   // The services' health shapes (the seed's `/health`: status, service_id, epoch-seconds timestamp).

@@ -4,3 +4,4 @@ export { compileRoutes, defaultRoutes, matchRoute, type Route, validateRoutes } 
 export { type RegistryInstanceView, type RegistryView, registryView } from './registry-view.js';
 export { isValidTraceparent, newTraceparent } from './headers.js';
 export * from './fault-injection.js';
+export { mergeDocuments, mergedDocs, type MergedDocsOptions, type ServiceDocument } from './api-docs.js';

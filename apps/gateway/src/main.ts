@@ -2,8 +2,10 @@ import {
   type ClientPolicyOptions,
   type Clock,
   type InstanceSource,
+  registerRegistryMetrics,
   ServiceClient,
   type ServiceClientLogger,
+  UpstreamMetrics,
 } from '@meshkit/toolkit';
 import type { FastifyBaseLogger } from 'fastify';
 import type { FaultRule } from './fault-injection.js';
@@ -32,7 +34,10 @@ export interface GatewayAppOptions extends ClientPolicyOptions {
 
 export const DEFAULT_GATEWAY_PORT = 8000;
 
-/** Wiring only: a ServiceClient over `source`, the gateway over the client; stop closes both. */
+/**
+ * Wiring only: a ServiceClient over `source`, the gateway over the client, the client's and the
+ * discovery view's metrics on the gateway's `/metrics`; stop closes both.
+ */
 export async function createGatewayApp(options: GatewayAppOptions): Promise<GatewayHandle> {
   // The client logs through the gateway's logger (the given one, or the default pino), which only
   // exists once the gateway is built.
@@ -41,6 +46,7 @@ export async function createGatewayApp(options: GatewayAppOptions): Promise<Gate
     debug: (obj, msg) => appLog?.debug(obj, msg),
     warn: (obj, msg) => appLog?.warn(obj, msg),
   };
+  const upstreamMetrics = new UpstreamMetrics();
   const client = new ServiceClient({
     source: options.source,
     strategy: options.strategy,
@@ -52,6 +58,7 @@ export async function createGatewayApp(options: GatewayAppOptions): Promise<Gate
     retry: options.retry,
     clock: options.clock,
     logger: clientLog,
+    onAttempt: upstreamMetrics.onAttempt,
   });
   let gateway: GatewayHandle;
   try {
@@ -66,6 +73,7 @@ export async function createGatewayApp(options: GatewayAppOptions): Promise<Gate
       requestTimeoutMs: options.requestTimeoutMs,
       faults: options.faults,
       faultRandom: options.faultRandom,
+      upstreamMetrics,
       clock: options.clock,
     });
   } catch (err) {
@@ -73,6 +81,7 @@ export async function createGatewayApp(options: GatewayAppOptions): Promise<Gate
     throw err;
   }
   appLog = gateway.app.log;
+  registerRegistryMetrics(gateway.app.metrics, options.source);
 
   let stopping: Promise<void> | undefined;
   return {

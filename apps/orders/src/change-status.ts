@@ -2,7 +2,7 @@ import { type Clock, isUuid } from '@meshkit/toolkit';
 import { ConcurrentStatusChange, InvalidOrder, OrderNotFound } from './domain/errors.js';
 import { assertMove, isOrderStatus, ORDER_STATUSES, type Order, releasesStock } from './domain/order.js';
 import type { StockReservations } from './remote/stock-reservations.js';
-import type { RequestContext } from './request-context.js';
+import { compensationOf, type RequestContext } from './request-context.js';
 import type { OrderRepository } from './store/order-repository.js';
 
 export interface ChangeStatusDeps {
@@ -53,7 +53,7 @@ async function holdAgain(deps: ChangeStatusDeps, order: Order, ctx: RequestConte
   const now = await deps.orders.findById(order.id);
   if (!now || now.status === 'cancelled') return;
   const results = await Promise.allSettled(
-    order.items.map((line) => deps.stock.reserve(line.productId, order.id, line.quantity, ctx)),
+    order.items.map((line) => deps.stock.reserve(line.productId, order.id, line.quantity, compensationOf(ctx))),
   );
   results.forEach((r, i) => {
     if (r.status === 'rejected' || r.value.kind !== 'reserved') {

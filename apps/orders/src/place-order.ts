@@ -4,7 +4,7 @@ import { type Order, type OrderLine, orderTotalCents } from './domain/order.js';
 import { type OrderRequest, type RequestedLine, validateOrderRequest } from './domain/order-request.js';
 import type { ReserveOutcome, StockReservations } from './remote/stock-reservations.js';
 import type { UserDirectory } from './remote/user-directory.js';
-import type { RequestContext } from './request-context.js';
+import { compensationOf, type RequestContext } from './request-context.js';
 import type { OrderRepository } from './store/order-repository.js';
 
 export interface PlaceOrderDeps {
@@ -23,6 +23,8 @@ export async function placeOrder(deps: PlaceOrderDeps, request: OrderRequest, ct
   const { userId, lines, clientTotalCents } = validateOrderRequest(request);
   if (!(await deps.users.exists(userId, ctx))) throw new UnknownUser(userId);
 
+  // A caller that gave up meanwhile: reserve nothing (the calls below would carry its dead deadline anyway).
+  ctx.signal?.throwIfAborted();
   const orderId = uuidv7();
   const outcomes = await Promise.allSettled(
     lines.map((line) => deps.stock.reserve(line.productId, orderId, line.quantity, ctx)),
@@ -32,7 +34,8 @@ export async function placeOrder(deps: PlaceOrderDeps, request: OrderRequest, ct
     const o = outcomes[i];
     return o?.status === 'rejected' || o?.value.kind === 'reserved';
   });
-  const release = () => releaseAll(deps.stock, orderId, held, ctx);
+  // Not bound by the request's deadline, which may be what failed it: releases get their own.
+  const release = () => releaseAll(deps.stock, orderId, held, compensationOf(ctx));
 
   const failure = firstFailure(lines, outcomes);
   if (failure) {

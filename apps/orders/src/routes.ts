@@ -43,13 +43,18 @@ interface IncomingRequest {
   id: string;
   headers: Record<string, string | string[] | undefined>;
   log: RequestContext['log'];
+  /** The caller's deadline and give-up signal (the toolkit's deadline hook). */
+  meshkit?: { deadline: number | undefined; signal: AbortSignal } | null;
 }
 
 function contextOf(req: IncomingRequest): RequestContext {
   const traceparent = req.headers.traceparent;
+  const deadline = req.meshkit?.deadline;
   return {
     requestId: req.id,
     ...(typeof traceparent === 'string' ? { traceparent } : {}),
+    ...(deadline === undefined ? {} : { deadline }),
+    ...(req.meshkit ? { signal: req.meshkit.signal } : {}),
     ...(req.log ? { log: req.log } : {}),
   };
 }

@@ -1,5 +1,5 @@
 import { MeshError, type ServiceCaller, toCents } from '@meshkit/toolkit';
-import { type RequestContext, traceOf } from '../request-context.js';
+import { callOptionsOf, type RequestContext } from '../request-context.js';
 import { unexpectedAnswer } from './unexpected-answer.js';
 
 export const PRODUCTS_SERVICE = 'product-service';
@@ -32,7 +32,7 @@ export function stockReservations(caller: ServiceCaller): StockReservations {
         method: 'PUT',
         path,
         body: { quantity },
-        ...traceOf(ctx),
+        ...callOptionsOf(ctx),
       });
       if (res.status === 404) return { kind: 'unknown_product' };
       if (res.status === 409) return { kind: 'insufficient_stock' };
@@ -48,7 +48,7 @@ export function stockReservations(caller: ServiceCaller): StockReservations {
 
     async release(productId, orderId, ctx = {}) {
       const path = reservationPath(productId, orderId);
-      const res = await caller.call(PRODUCTS_SERVICE, { method: 'DELETE', path, ...traceOf(ctx) });
+      const res = await caller.call(PRODUCTS_SERVICE, { method: 'DELETE', path, ...callOptionsOf(ctx) });
       if (res.status === 200 || res.status === 204) return 'released';
       if (res.status === 404) return 'absent';
       throw unexpectedAnswer(PRODUCTS_SERVICE, `DELETE ${path}`, res);

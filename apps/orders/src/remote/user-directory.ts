@@ -1,5 +1,5 @@
 import type { ServiceCaller } from '@meshkit/toolkit';
-import { type RequestContext, traceOf } from '../request-context.js';
+import { callOptionsOf, type RequestContext } from '../request-context.js';
 import { unexpectedAnswer } from './unexpected-answer.js';
 
 export const USERS_SERVICE = 'user-service';
@@ -16,7 +16,7 @@ export function userDirectory(caller: ServiceCaller): UserDirectory {
       const res = await caller.call(USERS_SERVICE, {
         method: 'GET',
         path: `/users/${encodeURIComponent(userId)}`,
-        ...traceOf(ctx),
+        ...callOptionsOf(ctx),
       });
       if (res.status === 200) return true;
       if (res.status === 404) return false;

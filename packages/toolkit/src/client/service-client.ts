@@ -53,6 +53,20 @@ export interface ServiceClientOptions {
   /** For the `random` and `p2c_ewma` strategies. */
   random?: RandomSource;
   logger?: ServiceClientLogger;
+  /** Told of every attempt once its outcome is known (metrics); must be cheap and must not throw. */
+  onAttempt?: (attempt: UpstreamAttempt) => void;
+}
+
+/** One attempt on one instance, as `onAttempt` hears of it. */
+export interface UpstreamAttempt {
+  service: string;
+  instance: ServiceInstance;
+  /** The response status; undefined when none came (connection error, timeout, caller gave up). */
+  status: number | undefined;
+  /** From sending to the end of the response body, or to the failure; ms on the client's clock. */
+  durationMs: number;
+  /** Why the attempt failed without a status, or broke off mid-body: an error code, or `error`. */
+  error?: string;
 }
 
 /** The policy part of a client's options: what configuration decides, apart from wiring. */
@@ -227,6 +241,7 @@ export class ServiceClient implements ServiceDispatcher {
   private readonly poolOptions: Pool.Options;
   private readonly random: RandomSource | undefined;
   private readonly logger: ServiceClientLogger | undefined;
+  private readonly onAttempt: ((attempt: UpstreamAttempt) => void) | undefined;
   private readonly strategies = new Map<string, BalancerStrategy>();
   private readonly states = new Map<string, InstanceState>();
   private readonly groups = new Map<string, ServiceGroup>();
@@ -246,6 +261,7 @@ export class ServiceClient implements ServiceDispatcher {
     this.requestTimeoutMs = options.requestTimeoutMs ?? 10_000;
     this.random = options.random;
     this.logger = options.logger;
+    this.onAttempt = options.onAttempt;
     this.poolOptions = {
       connections: options.connections ?? 64,
       connectTimeout: options.connectTimeoutMs ?? 2000,
@@ -577,6 +593,7 @@ export class ServiceClient implements ServiceDispatcher {
       state.inFlight -= 1;
       if (noVerdict(err)) this.recordNoVerdict(state);
       else this.recordFailure(state, err);
+      this.report(state, undefined, sentAt, errorCode(err) ?? 'error');
       throw err;
     }
     clearTimeout(headersTimer);
@@ -592,10 +609,28 @@ export class ServiceClient implements ServiceDispatcher {
         if (err && !byConsumer && noVerdict(err)) this.recordNoVerdict(state);
         else if ((err && !byConsumer) || status >= 500) this.recordFailure(state, err ?? status);
         else this.recordSuccess(state);
+        this.report(state, status, sentAt, err && !byConsumer ? (code ?? 'error') : undefined);
         resolve();
       });
     });
     return { response, state, settled };
+  }
+
+  /** Tells `onAttempt`; a throwing hook must not break the request. */
+  private report(state: InstanceState, status: number | undefined, sentAt: number, error: string | undefined): void {
+    if (!this.onAttempt) return;
+    const attempt: UpstreamAttempt = {
+      service: state.instance.service,
+      instance: state.instance,
+      status,
+      durationMs: this.clock.now() - sentAt,
+    };
+    if (error !== undefined) attempt.error = error;
+    try {
+      this.onAttempt(attempt);
+    } catch (err) {
+      this.logger?.warn({ err }, 'onAttempt hook threw');
+    }
   }
 
   private recordSuccess(state: InstanceState): void {

@@ -13,6 +13,9 @@ function failure(env: NodeJS.ProcessEnv): string {
   throw new Error('expected a ConfigError');
 }
 
+const SERVICE_FAULTS_SHAPE =
+  'SERVICE_FAULTS must be a JSON array of {prefix, delay?: {ms, percent}, abort?: {status, percent}}: ';
+
 describe('loadConfig', () => {
   it('has the documented defaults', () => {
     expect(loadConfig({})).toEqual({
@@ -32,7 +35,6 @@ describe('loadConfig', () => {
       breakerOpenMs: 60_000,
       connectTimeoutMs: 2000,
       requestTimeoutMs: 10_000,
-      drainDelayMs: 0,
       outlierConsecutive5xx: 5,
       outlierBaseEjectionMs: 30_000,
       outlierMaxEjectionPercent: 50,
@@ -74,6 +76,7 @@ describe('loadConfig', () => {
       RETRY_MAX_ATTEMPTS: '2',
       RETRY_BUDGET_PERCENT: '10',
       GATEWAY_FAULTS: '[]',
+      SERVICE_FAULTS: '[{"prefix": "/products", "delay": {"ms": 100, "percent": 100}}]',
       CORS_ORIGINS: 'https://shop.example, http://localhost:5173,',
       BODY_LIMIT: '2048',
     });
@@ -106,6 +109,7 @@ describe('loadConfig', () => {
       retryMaxAttempts: 2,
       retryBudgetPercent: 10,
       gatewayFaults: '[]',
+      serviceFaults: '[{"prefix": "/products", "delay": {"ms": 100, "percent": 100}}]',
       corsOrigins: ['https://shop.example', 'http://localhost:5173'],
       bodyLimit: 2048,
     });
@@ -149,6 +153,11 @@ describe('loadConfig', () => {
     [{ RETRY_MAX_ATTEMPTS: '0' }, 'RETRY_MAX_ATTEMPTS must be an integer from 1 to 10, got "0"'],
     [{ OUTLIER_MAX_EJECTION_PERCENT: '101' }, 'OUTLIER_MAX_EJECTION_PERCENT must be an integer from 0 to 100, got "101"'],
     [{ DRAIN_DELAY_MS: '-5' }, 'DRAIN_DELAY_MS must be an integer from 0 to 600000, got "-5"'],
+    [{ SERVICE_FAULTS: '{"prefix": "/products"}' }, `${SERVICE_FAULTS_SHAPE}got an object`],
+    [
+      { SERVICE_FAULTS: '[{"prefix": "/products", "abort": {"status": 700, "percent": 50}}]' },
+      `${SERVICE_FAULTS_SHAPE}[0].abort.status must be an integer from 400 to 599, got 700`,
+    ],
     [{ BODY_LIMIT: '1MiB' }, 'BODY_LIMIT must be an integer from 1 to 1073741824, got "1MiB"'],
     [{ REDIS_URL: 'localhost:6379' }, 'REDIS_URL must be a redis:// or rediss:// URL, got one with scheme "localhost:"'],
     [{ REDIS_URL: 'not a url' }, 'REDIS_URL must be a redis:// or rediss:// URL, got a value that is not a URL'],
@@ -175,6 +184,21 @@ describe('loadConfig', () => {
   it('never echoes a database URL, which may hold a password', () => {
     expect(failure({ DATABASE_URL: 'mysql://user:hunter2@db/shop' })).not.toContain('hunter2');
     expect(failure({ DATABASE_URL: 'postgres://user:hunter2@db:port/shop' })).not.toContain('hunter2');
+  });
+
+  it('leaves DRAIN_DELAY_MS undefined when unset, so the launcher can pick a default for the registry', () => {
+    expect(loadConfig({}).drainDelayMs).toBeUndefined();
+    expect(loadConfig({ DRAIN_DELAY_MS: ' ' }).drainDelayMs).toBeUndefined();
+    expect(loadConfig({ DRAIN_DELAY_MS: '0', REDIS_URL: 'redis://127.0.0.1:6379' }).drainDelayMs).toBe(0);
+  });
+
+  it('keeps SERVICE_FAULTS as given once checked; blank is unset', () => {
+    const json = '[{"prefix":"product-service","abort":{"status":500,"percent":50}}]';
+    expect(loadConfig({ SERVICE_FAULTS: json }).serviceFaults).toBe(json);
+    expect(loadConfig({ SERVICE_FAULTS: '  ' }).serviceFaults).toBeUndefined();
+    expect(failure({ SERVICE_FAULTS: '[{"prefix": "/products",\n' })).toMatch(
+      /^SERVICE_FAULTS must be a JSON array .*: not valid JSON \(.+\)$/,
+    );
   });
 
   it('keeps a bad value on one line', () => {

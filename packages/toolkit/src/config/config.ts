@@ -1,4 +1,5 @@
 import { type StrategyName, strategyNames } from '../balancing/strategy.js';
+import { parseFaultRules } from '../service/fault-injection.js';
 
 /** Bad configuration: the message is one line naming the variable, fit to print and exit on. */
 export class ConfigError extends Error {
@@ -41,7 +42,11 @@ export interface MeshConfig {
   breakerOpenMs: number;
   connectTimeoutMs: number;
   requestTimeoutMs: number;
-  drainDelayMs: number;
+  /**
+   * On stop, how long an instance keeps serving after deregistering; absent when `DRAIN_DELAY_MS`
+   * is unset, so the launcher picks a default that fits the registry (0 in memory, 1500 in Redis).
+   */
+  drainDelayMs?: number;
   /** Outlier ejection: consecutive 5xx/timeouts that eject, base ejection time, max share ejected. */
   outlierConsecutive5xx: number;
   outlierBaseEjectionMs: number;
@@ -51,6 +56,8 @@ export interface MeshConfig {
   retryBudgetPercent: number;
   /** Gateway fault injection rules, raw JSON (the gateway parses them); absent: none. */
   gatewayFaults?: string;
+  /** Fault injection rules for every service this process runs, raw JSON (checked here); absent: none. */
+  serviceFaults?: string;
   corsOrigins: string[];
   bodyLimit: number;
 }
@@ -93,7 +100,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): MeshConfig {
     breakerOpenMs: int('BREAKER_OPEN_MS', 60_000, 1, 24 * HOUR_MS),
     connectTimeoutMs: int('CONNECT_TIMEOUT_MS', 2000, 1, 10 * 60_000),
     requestTimeoutMs: int('REQUEST_TIMEOUT_MS', 10_000, 1, HOUR_MS),
-    drainDelayMs: int('DRAIN_DELAY_MS', 0, 0, 10 * 60_000),
     outlierConsecutive5xx: int('OUTLIER_CONSECUTIVE_5XX', 5, 1, 1000),
     outlierBaseEjectionMs: int('OUTLIER_BASE_EJECTION_MS', 30_000, 1, HOUR_MS),
     outlierMaxEjectionPercent: int('OUTLIER_MAX_EJECTION_PERCENT', 50, 0, 100),
@@ -112,6 +118,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): MeshConfig {
   if (port !== undefined) config.port = port;
   const gatewayFaults = read('GATEWAY_FAULTS');
   if (gatewayFaults !== undefined) config.gatewayFaults = gatewayFaults;
+  const serviceFaults = read('SERVICE_FAULTS');
+  if (serviceFaults !== undefined) {
+    parseFaultRules(serviceFaults, 'SERVICE_FAULTS'); // the toolkit applies them: judge them now, not at the first request
+    config.serviceFaults = serviceFaults;
+  }
+  const drainDelayMs = integer('DRAIN_DELAY_MS', read('DRAIN_DELAY_MS'), 0, 10 * 60_000);
+  if (drainDelayMs !== undefined) config.drainDelayMs = drainDelayMs;
   const advertiseHost = read('ADVERTISE_HOST');
   if (advertiseHost !== undefined) config.advertiseHost = advertiseHost;
   return config;

@@ -5,6 +5,8 @@ import { MeshError } from '../errors.js';
 import type { ServiceInstance } from '../registry/instance.js';
 import { uuidv7 } from '../wire/ids.js';
 import { createServiceApp } from './create-app.js';
+import { installDeadlines } from './deadline-hook.js';
+import { installServiceFaults } from './fault-injection.js';
 import { installIdempotency } from './idempotency.js';
 import { Registrar } from './registrar.js';
 import type { ServiceApp, ServiceDefinition, ServiceHandle, ServiceOptions } from './types.js';
@@ -50,6 +52,8 @@ export async function defineService(def: ServiceDefinition, options: ServiceOpti
     ...(options.bodyLimit === undefined ? {} : { bodyLimit: options.bodyLimit }),
     ...(options.corsOrigins === undefined ? {} : { corsOrigins: options.corsOrigins }),
     ...(options.corsCredentials === undefined ? {} : { corsCredentials: options.corsCredentials }),
+    logBindings: { service: def.name, instance: instance.id },
+    apiDocs: { title: def.name, version: instance.version },
   });
 
   let listening = false;
@@ -57,6 +61,12 @@ export async function defineService(def: ServiceDefinition, options: ServiceOpti
   let starting: Promise<void> | undefined;
   let stopping: Promise<void> | undefined;
 
+  // Deadline first: a request nobody waits for is neither delayed nor run.
+  installDeadlines(app, clock);
+  installServiceFaults(app, options.faults ?? [], {
+    service: def.name,
+    ...(options.faultRandom === undefined ? {} : { random: options.faultRandom }),
+  });
   addHealthRoutes(app, def, instance, clock, () => listening && instance.status === 'healthy');
   // Before the routes: it hooks every POST route as it is added.
   if (def.idempotency) await installIdempotency(app, { ...def.idempotency, clock });

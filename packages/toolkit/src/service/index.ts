@@ -8,3 +8,5 @@ export * from './shutdown.js';
 export * from './graceful-close.js';
 export * from './domain-error.js';
 export * from './idempotency.js';
+export * from './deadline-hook.js';
+export * from './fault-injection.js';

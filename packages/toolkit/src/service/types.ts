@@ -9,6 +9,7 @@ import type {
 import type { Clock } from '../clock.js';
 import type { ServiceInstance } from '../registry/instance.js';
 import type { Registry } from '../registry/registry.js';
+import type { FaultRule } from './fault-injection.js';
 import type { IdempotencyOptions } from './idempotency.js';
 
 /** The Fastify app a service's routes are written against: typebox schemas drive validation. */
@@ -55,8 +56,21 @@ export interface ServiceOptions {
   corsCredentials?: boolean;
   /** Max body size in bytes. Default 1 MiB. */
   bodyLimit?: number;
-  /** After deregistering on stop, wait this long so discovery everywhere sees it. Default 0. */
+  /**
+   * After turning draining and deregistering on stop, keep serving this long so every gateway and
+   * client has seen it go before the listener closes. Default 0 (right when discovery sees the
+   * change at once: one process, the in-memory registry).
+   */
   drainDelayMs?: number;
+  /**
+   * Injected delays and aborts on the service's own routes (chaos experiments), e.g. from
+   * `parseFaultRules(process.env.SERVICE_FAULTS, 'SERVICE_FAULTS')`: a path rule matches the
+   * request path, a service-name rule every route of the service of that name; `/health*` and
+   * `/info` are never faulted. Default none.
+   */
+  faults?: FaultRule[];
+  /** Dice of the fault percentages, returning [0, 1). Default Math.random. */
+  faultRandom?: () => number;
   /** A pino logger, or false for silence. Default: pino at LOG_LEVEL. */
   logger?: FastifyBaseLogger | false;
   clock?: Clock;

@@ -1,1 +1,5 @@
 export * from './logger.js';
+export * from './metrics.js';
+export * from './access-log.js';
+export * from './client-metrics.js';
+export * from './prometheus-text.js';

@@ -1,0 +1,81 @@
+import type { FastifyInstance } from 'fastify';
+import { collectDefaultMetrics, Counter, Histogram, Registry } from 'prom-client';
+
+/** A Prometheus registry (prom-client's `Registry`; named apart from the service registry). */
+export type MetricsRegistry = Registry;
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** This app's Prometheus registry, served at `/metrics`: add your own collectors to it. */
+    metrics: Registry;
+  }
+}
+
+export const METRICS_PATH = '/metrics';
+
+/** The route label of a request no route matched: raw paths would make a series per path. */
+export const UNMATCHED_ROUTE = 'not_found';
+
+let processRegistry: Registry | undefined;
+
+/**
+ * Node's process metrics (CPU, memory, event loop lag, GC, handles), collected once per process.
+ * Default metrics describe the process, not an app; and each `collectDefaultMetrics` call starts
+ * its own event-loop monitor and GC observer that nothing stops, so one per app would pile up in
+ * tests and in the one-process shop.
+ */
+export function processMetrics(): Registry {
+  if (!processRegistry) {
+    processRegistry = new Registry();
+    collectDefaultMetrics({ register: processRegistry });
+  }
+  return processRegistry;
+}
+
+/** What `/metrics` serves: the app's registry, then the process's metrics. */
+export async function metricsText(registry: Registry): Promise<string> {
+  const own = await registry.metrics();
+  const processText = await processMetrics().metrics();
+  return own.endsWith('\n') || own.length === 0 ? own + processText : `${own}\n${processText}`;
+}
+
+/**
+ * Request metrics and `GET /metrics` on `app`, with a registry of its own (`app.metrics`), so apps
+ * in one process (tests, the one-process shop) never share series:
+ * `http_requests_total` and `http_request_duration_seconds`, labelled by method, the route
+ * TEMPLATE (`/users/:id`; `not_found` when no route matched) and status code. `/metrics` itself is
+ * not counted. One counter increment and one histogram observation per request.
+ */
+export function installHttpMetrics(app: FastifyInstance): Registry {
+  const registry = new Registry();
+  const labelNames = ['method', 'route', 'status_code'] as const;
+  const requests = new Counter({
+    name: 'http_requests_total',
+    help: 'HTTP requests answered, by method, route template and status code',
+    labelNames,
+    registers: [registry],
+  });
+  const duration = new Histogram({
+    name: 'http_request_duration_seconds',
+    help: 'Time from receiving a request to the end of its response, by method, route template and status code',
+    labelNames,
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [registry],
+  });
+
+  app.decorate('metrics', registry);
+  app.addHook('onResponse', (request, reply, done) => {
+    const route = request.routeOptions.url;
+    if (route !== METRICS_PATH) {
+      const labels = { method: request.method, route: route ?? UNMATCHED_ROUTE, status_code: reply.statusCode };
+      requests.inc(labels);
+      duration.observe(labels, reply.elapsedTime / 1000);
+    }
+    done();
+  });
+  app.get(METRICS_PATH, async (_request, reply) => {
+    reply.header('content-type', registry.contentType);
+    return metricsText(registry);
+  });
+  return registry;
+}
