@@ -1,19 +1,37 @@
-import { createLogger, createRegistry, Discovery, loadConfig, type MeshConfig } from '@meshkit/toolkit';
+import {
+  createLogger,
+  createRegistry,
+  Discovery,
+  loadConfig,
+  type MeshConfig,
+  startTracing,
+  type Tracing,
+} from '@meshkit/toolkit';
 import { type PartContext, type PartName, type RunningPart, startPart } from './parts.js';
+
+/** The `service.name` of each part's spans. */
+const partServiceNames: Record<PartName, string> = {
+  gateway: 'api-gateway',
+  users: 'user-service',
+  orders: 'order-service',
+  products: 'product-service',
+};
 
 export interface System {
   parts: RunningPart[];
   /**
    * Stops the gateway first (no new traffic; its in-flight requests finish, and with them the
    * service calls they made), then every service at once (each drains on its own, so their drain
-   * delays overlap instead of adding up), then discovery and the registry.
+   * delays overlap instead of adding up), then discovery and the registry; last, the spans still
+   * buffered are sent.
    */
   stop(): Promise<void>;
 }
 
 /**
  * Starts the named parts in this process, sharing one registry client and one discovery view.
- * `ports` gives each part's port.
+ * `ports` gives each part's port. With `OTEL_EXPORTER_OTLP_ENDPOINT`, tracing is started first,
+ * once for the process: each part's spans carry its service name (`OTEL_SERVICE_NAME` overrides).
  */
 export async function startSystem(
   names: PartName[],
@@ -21,9 +39,15 @@ export async function startSystem(
   config: MeshConfig = loadConfig(),
 ): Promise<System> {
   const logger = createLogger({ level: config.logLevel, name: 'meshkit' });
+  const tracing = startProcessTracing(names, config, logger);
   const registry = createRegistry(config.redisUrl, { logger, prefix: config.registryPrefix });
   const discovery = new Discovery(registry, { logger });
-  await discovery.start();
+  try {
+    await discovery.start();
+  } catch (err) {
+    await tracing?.shutdown();
+    throw err;
+  }
   const ctx: PartContext = { config, registry, discovery, logger };
 
   const parts: RunningPart[] = [];
@@ -32,8 +56,12 @@ export async function startSystem(
   const stop = async () => {
     await Promise.all(parts.filter((p) => p.name === 'gateway').map(stopPart));
     await Promise.all(parts.filter((p) => p.name !== 'gateway').map(stopPart));
-    discovery.stop();
-    await registry.close();
+    try {
+      discovery.stop();
+      await registry.close();
+    } finally {
+      await tracing?.shutdown();
+    }
   };
   // Services first, the gateway last, so it opens onto a registry that already has them.
   const order: PartName[] = ['users', 'products', 'orders', 'gateway'];
@@ -46,4 +74,19 @@ export async function startSystem(
     throw err;
   }
   return { parts, stop };
+}
+
+function startProcessTracing(
+  names: PartName[],
+  config: MeshConfig,
+  logger: { warn(obj: object, msg?: string): void },
+): Tracing | undefined {
+  if (config.otelEndpoint === undefined) return undefined;
+  const only = names.length === 1 ? names[0] : undefined;
+  return startTracing({
+    serviceName: config.otelServiceName ?? (only === undefined ? 'meshkit' : partServiceNames[only]),
+    endpoint: config.otelEndpoint,
+    resourcePerService: config.otelServiceName === undefined,
+    logger,
+  });
 }

@@ -89,7 +89,7 @@ export async function createGateway(options: GatewayOptions): Promise<GatewayHan
     logger: options.logger,
     bodyLimit: options.bodyLimit,
     corsOrigins: options.corsOrigins,
-    logBindings: { service: GATEWAY_NAME },
+    logBindings: { service: GATEWAY_NAME, instance: id },
     apiDocs: {
       title: 'meshkit API',
       description: 'Every routed service through the gateway, and the gateway itself',

@@ -94,6 +94,8 @@ async function forward(
       body: Buffer.isBuffer(request.body) ? request.body : null,
       timeoutMs: options.requestTimeoutMs,
       signal: abort.signal,
+      // The gateway's SERVER span parents the CLIENT span of each attempt.
+      traceContext: request.traceContext,
     });
   } catch (err) {
     reply.raw.off('close', onClose);

@@ -1,9 +1,13 @@
+import type { TraceContext } from '@meshkit/toolkit';
+
 /** What a use case carries from the incoming request to the calls it makes on other services. */
 export interface RequestContext {
   /** Propagated as `x-request-id`. */
   requestId?: string;
-  /** W3C trace context of the incoming request, propagated as is. */
+  /** W3C trace context of the incoming request, propagated as is when tracing is off. */
   traceparent?: string;
+  /** The request's span context (`request.traceContext`): the calls' CLIENT spans are its children. */
+  traceContext?: TraceContext;
   /**
    * When the caller stops waiting (absolute ms on the service's clock, from its
    * `x-request-timeout-ms`): every call made for the request gets it as its deadline, so a caller
@@ -30,18 +34,19 @@ export interface WarnLog {
  */
 export const COMPENSATION_TIMEOUT_MS = 2000;
 
+type TraceOptions = { requestId?: string; traceparent?: string; traceContext?: TraceContext };
+
 /** The request id and trace context to pass on to a ServiceCaller, when there are any. */
-export function traceOf(ctx: RequestContext): { requestId?: string; traceparent?: string } {
+export function traceOf(ctx: RequestContext): TraceOptions {
   return {
     ...(ctx.requestId === undefined ? {} : { requestId: ctx.requestId }),
     ...(ctx.traceparent === undefined ? {} : { traceparent: ctx.traceparent }),
+    ...(ctx.traceContext === undefined ? {} : { traceContext: ctx.traceContext }),
   };
 }
 
 /** What a call made for this request carries: trace, deadline and timeout, when there are any. */
-export function callOptionsOf(
-  ctx: RequestContext,
-): { requestId?: string; traceparent?: string; deadline?: number; timeoutMs?: number } {
+export function callOptionsOf(ctx: RequestContext): TraceOptions & { deadline?: number; timeoutMs?: number } {
   return {
     ...traceOf(ctx),
     ...(ctx.deadline === undefined ? {} : { deadline: ctx.deadline }),

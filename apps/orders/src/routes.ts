@@ -1,4 +1,13 @@
-import { isUuid, MeshError, type Page, PageQuery, pageOf, parsePage, type ServiceApp } from '@meshkit/toolkit';
+import {
+  isUuid,
+  MeshError,
+  type Page,
+  PageQuery,
+  pageOf,
+  parsePage,
+  type ServiceApp,
+  type TraceContext,
+} from '@meshkit/toolkit';
 import { Type } from 'typebox';
 import { type ChangeStatusDeps, changeOrderStatus } from './change-status.js';
 import { MAX_TOTAL_CENTS, ORDER_STATUSES, type Order } from './domain/order.js';
@@ -45,6 +54,8 @@ interface IncomingRequest {
   log: RequestContext['log'];
   /** The caller's deadline and give-up signal (the toolkit's deadline hook). */
   meshkit?: { deadline: number | undefined; signal: AbortSignal } | null;
+  /** The request's span context when tracing is on. */
+  traceContext?: TraceContext;
 }
 
 function contextOf(req: IncomingRequest): RequestContext {
@@ -55,6 +66,7 @@ function contextOf(req: IncomingRequest): RequestContext {
     ...(typeof traceparent === 'string' ? { traceparent } : {}),
     ...(deadline === undefined ? {} : { deadline }),
     ...(req.meshkit ? { signal: req.meshkit.signal } : {}),
+    ...(req.traceContext ? { traceContext: req.traceContext } : {}),
     ...(req.log ? { log: req.log } : {}),
   };
 }

@@ -1,4 +1,5 @@
 import type { IncomingHttpHeaders } from 'node:http';
+import type { Context } from '@opentelemetry/api';
 
 export type HttpMethod = 'GET' | 'HEAD' | 'POST' | 'PUT' | 'PATCH' | 'DELETE' | 'OPTIONS';
 
@@ -20,6 +21,11 @@ export interface ServiceRequest {
   /** Request id / trace context to propagate; taken from here when not in headers. */
   requestId?: string;
   traceparent?: string;
+  /**
+   * The caller's trace context (`request.traceContext` of the request being served): each attempt's
+   * CLIENT span is its child, and the `traceparent` sent names that span. Default: the active one.
+   */
+  traceContext?: Context;
 }
 
 export interface ServiceResponse<T = unknown> {

@@ -1,5 +1,6 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import { finished, Readable } from 'node:stream';
+import type { Context } from '@opentelemetry/api';
 import { type Dispatcher, Pool } from 'undici';
 import { createStrategy } from '../balancing/create-strategy.js';
 import { PeakEwma } from '../balancing/peak-ewma.js';
@@ -13,6 +14,7 @@ import { CircuitBreaker } from '../resilience/circuit-breaker.js';
 import { REQUEST_TIMEOUT_HEADER, remainingMs, requestTimeoutHeaderValue } from '../resilience/deadline.js';
 import { OutlierDetector, type OutlierDetectorOptions } from '../resilience/outlier-detector.js';
 import { RetryBudget, type RetryBudgetOptions } from '../resilience/retry-budget.js';
+import { endClientSpan, startClientSpan, withTraceHeaders } from '../telemetry/client-spans.js';
 import type { ServiceRequest, ServiceResponse } from './service-caller.js';
 import type {
   RawServiceRequest,
@@ -192,6 +194,8 @@ interface Outgoing {
   maxAttempts: number | undefined;
   key: string | undefined;
   signal: AbortSignal | undefined;
+  /** Parent of each attempt's CLIENT span; the active context when absent. */
+  traceContext: Context | undefined;
 }
 
 interface Answer {
@@ -292,6 +296,7 @@ export class ServiceClient implements ServiceDispatcher {
       maxAttempts: request.maxAttempts,
       key: request.key,
       signal: undefined,
+      traceContext: request.traceContext,
     });
     let text: string;
     try {
@@ -321,6 +326,7 @@ export class ServiceClient implements ServiceDispatcher {
       maxAttempts: request.maxAttempts,
       key: request.key,
       signal: request.signal,
+      traceContext: request.traceContext,
     });
     return {
       statusCode: response.statusCode,
@@ -382,7 +388,7 @@ export class ServiceClient implements ServiceDispatcher {
       let answer: Answer | undefined;
       let failure: unknown;
       try {
-        answer = await this.attempt(state, req);
+        answer = await this.attempt(state, req, attempt);
       } catch (err) {
         failure = err;
       }
@@ -544,14 +550,19 @@ export class ServiceClient implements ServiceDispatcher {
    * and that time in `x-request-timeout-ms`. The outcome reaches the breaker and the outlier
    * detector, and in-flight goes down, when the response body has ended, errored or been
    * destroyed: a body that breaks midway is a failure. An attempt the deadline cut short gives no
-   * verdict on the instance: the caller ran out of time, the instance may be fine.
+   * verdict on the instance: the caller ran out of time, the instance may be fine. Each attempt
+   * is a CLIENT span, and the `traceparent` sent names it (when tracing is on).
    */
-  private async attempt(state: InstanceState, req: Outgoing): Promise<Answer> {
+  private async attempt(state: InstanceState, req: Outgoing, attempt: number): Promise<Answer> {
     const sentAt = this.clock.now();
     const remaining = req.deadline === undefined ? Number.POSITIVE_INFINITY : remainingMs(req.deadline, sentAt);
     const timeoutMs = Math.max(1, Math.min(req.timeoutMs, remaining));
     const cutShort = remaining < req.timeoutMs;
-    const headers = withHeader(req.headers, REQUEST_TIMEOUT_HEADER, requestTimeoutHeaderValue(timeoutMs));
+    const clientSpan = startClientSpan(req.traceContext, req.method, state.instance, attempt);
+    const headers = withTraceHeaders(
+      withHeader(req.headers, REQUEST_TIMEOUT_HEADER, requestTimeoutHeaderValue(timeoutMs)),
+      clientSpan.headers,
+    );
 
     // Our own timers, not undici's headersTimeout alone: those tick at about 1 s resolution. The
     // per-attempt timer runs until the headers arrive (bodies stream on, bounded per chunk by
@@ -594,6 +605,7 @@ export class ServiceClient implements ServiceDispatcher {
       if (noVerdict(err)) this.recordNoVerdict(state);
       else this.recordFailure(state, err);
       this.report(state, undefined, sentAt, errorCode(err) ?? 'error');
+      endClientSpan(clientSpan.span, undefined, errorCode(err) ?? 'error');
       throw err;
     }
     clearTimeout(headersTimer);
@@ -609,7 +621,9 @@ export class ServiceClient implements ServiceDispatcher {
         if (err && !byConsumer && noVerdict(err)) this.recordNoVerdict(state);
         else if ((err && !byConsumer) || status >= 500) this.recordFailure(state, err ?? status);
         else this.recordSuccess(state);
-        this.report(state, status, sentAt, err && !byConsumer ? (code ?? 'error') : undefined);
+        const error = err && !byConsumer ? (code ?? 'error') : undefined;
+        this.report(state, status, sentAt, error);
+        endClientSpan(clientSpan.span, status, error);
         resolve();
       });
     });

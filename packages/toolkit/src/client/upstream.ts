@@ -1,5 +1,6 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Readable } from 'node:stream';
+import type { Context } from '@opentelemetry/api';
 import type { ServiceInstance } from '../registry/instance.js';
 import type { ServiceCaller } from './service-caller.js';
 
@@ -19,6 +20,8 @@ export interface RawServiceRequest {
   maxAttempts?: number;
   key?: string;
   signal?: AbortSignal;
+  /** The trace context the attempts' CLIENT spans are children of (the gateway's SERVER span's). */
+  traceContext?: Context;
 }
 
 /** An upstream answer whose body is still a stream: consume it or destroy it. */

@@ -79,6 +79,8 @@ describe('loadConfig', () => {
       SERVICE_FAULTS: '[{"prefix": "/products", "delay": {"ms": 100, "percent": 100}}]',
       CORS_ORIGINS: 'https://shop.example, http://localhost:5173,',
       BODY_LIMIT: '2048',
+      OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector.internal:4318',
+      OTEL_SERVICE_NAME: 'shop-a',
     });
     expect(config).toEqual({
       redisUrl: 'rediss://user:pw@redis.internal:6380/2',
@@ -112,6 +114,8 @@ describe('loadConfig', () => {
       serviceFaults: '[{"prefix": "/products", "delay": {"ms": 100, "percent": 100}}]',
       corsOrigins: ['https://shop.example', 'http://localhost:5173'],
       bodyLimit: 2048,
+      otelEndpoint: 'http://collector.internal:4318',
+      otelServiceName: 'shop-a',
     });
   });
 
@@ -172,6 +176,19 @@ describe('loadConfig', () => {
       { DATABASE_SCHEMA_PREFIX: prefix },
       `DATABASE_SCHEMA_PREFIX must be 1-31 characters of a-z, 0-9 and _, not starting with a digit, got "${prefix}"`,
     ]),
+    [
+      { OTEL_EXPORTER_OTLP_ENDPOINT: 'grpc://collector:4317' },
+      'OTEL_EXPORTER_OTLP_ENDPOINT must be an http:// or https:// URL, got one with scheme "grpc:"',
+    ],
+    [
+      { OTEL_EXPORTER_OTLP_ENDPOINT: 'collector:4318' },
+      'OTEL_EXPORTER_OTLP_ENDPOINT must be an http:// or https:// URL, got one with scheme "collector:"',
+    ],
+    [
+      { OTEL_EXPORTER_OTLP_ENDPOINT: 'not a url' },
+      'OTEL_EXPORTER_OTLP_ENDPOINT must be an http:// or https:// URL, got a value that is not a URL',
+    ],
+    [{ OTEL_SERVICE_NAME: 'a'.repeat(256) }, `OTEL_SERVICE_NAME must be 1-255 printable characters, got "${'a'.repeat(80)}…"`],
     [{ NATS_URL: 'nats://127.0.0.1:4222' }, 'NATS_URL is set, but NATS support is not built yet: unset NATS_URL to use the in-memory event bus'],
   ])('refuses %o with one line naming the variable', (env, message) => {
     expect(failure(env)).toBe(message);
@@ -199,6 +216,19 @@ describe('loadConfig', () => {
     expect(failure({ SERVICE_FAULTS: '[{"prefix": "/products",\n' })).toMatch(
       /^SERVICE_FAULTS must be a JSON array .*: not valid JSON \(.+\)$/,
     );
+  });
+
+  it('reads the OTLP endpoint as given (https too); blank is unset, and tracing stays off', () => {
+    expect(loadConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: 'https://otel.example/base/' }).otelEndpoint).toBe(
+      'https://otel.example/base/',
+    );
+    const off = loadConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: ' ', OTEL_SERVICE_NAME: '' });
+    expect(off.otelEndpoint).toBeUndefined();
+    expect(off.otelServiceName).toBeUndefined();
+  });
+
+  it('never echoes an OTLP endpoint, which may hold credentials', () => {
+    expect(failure({ OTEL_EXPORTER_OTLP_ENDPOINT: 'ftp://user:hunter2@collector:4318' })).not.toContain('hunter2');
   });
 
   it('keeps a bad value on one line', () => {

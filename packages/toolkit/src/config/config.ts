@@ -60,6 +60,10 @@ export interface MeshConfig {
   serviceFaults?: string;
   corsOrigins: string[];
   bodyLimit: number;
+  /** OTLP/HTTP collector (`OTEL_EXPORTER_OTLP_ENDPOINT`, e.g. `http://collector:4318`); absent: no tracing SDK. */
+  otelEndpoint?: string;
+  /** `OTEL_SERVICE_NAME`: every span's `service.name`; absent: each part's own service name. */
+  otelServiceName?: string;
 }
 
 const HOUR_MS = 3_600_000;
@@ -127,6 +131,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): MeshConfig {
   if (drainDelayMs !== undefined) config.drainDelayMs = drainDelayMs;
   const advertiseHost = read('ADVERTISE_HOST');
   if (advertiseHost !== undefined) config.advertiseHost = advertiseHost;
+  const otelEndpoint = httpUrl('OTEL_EXPORTER_OTLP_ENDPOINT', read('OTEL_EXPORTER_OTLP_ENDPOINT'));
+  if (otelEndpoint !== undefined) config.otelEndpoint = otelEndpoint;
+  const otelServiceName = serviceName('OTEL_SERVICE_NAME', read('OTEL_SERVICE_NAME'));
+  if (otelServiceName !== undefined) config.otelServiceName = otelServiceName;
   return config;
 }
 
@@ -200,6 +208,30 @@ function postgres(name: string, raw: string | undefined): string | undefined {
   }
   if (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:') {
     throw new ConfigError(`${name} must be a postgres:// or postgresql:// URL, got one with scheme "${url.protocol}"`);
+  }
+  return raw;
+}
+
+/** An http(s) URL. Never echoed back: it may hold credentials. */
+function httpUrl(name: string, raw: string | undefined): string | undefined {
+  if (raw === undefined) return undefined;
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new ConfigError(`${name} must be an http:// or https:// URL, got a value that is not a URL`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw new ConfigError(`${name} must be an http:// or https:// URL, got one with scheme "${url.protocol}"`);
+  }
+  return raw;
+}
+
+/** 1-255 printable characters (spaces allowed inside). */
+function serviceName(name: string, raw: string | undefined): string | undefined {
+  if (raw === undefined) return undefined;
+  if (!/^[ -~]{1,255}$/.test(raw)) {
+    throw new ConfigError(`${name} must be 1-255 printable characters, got ${shown(raw)}`);
   }
   return raw;
 }

@@ -6,6 +6,7 @@ import { ConfigError } from '../config/config.js';
 import { AccessLogController, appLogger } from '../telemetry/access-log.js';
 import { createLogger } from '../telemetry/logger.js';
 import { installHttpMetrics } from '../telemetry/metrics.js';
+import { installServerSpans, type TraceIdentity } from '../telemetry/server-spans.js';
 import { type ApiDocsOptions, installApiDocs } from './api-docs.js';
 import { installGracefulClose } from './graceful-close.js';
 import { installProblemHandling } from './problem.js';
@@ -26,6 +27,8 @@ export interface ServiceAppOptions {
   logBindings?: Record<string, string>;
   /** `/docs` (swagger-ui) and `/docs/json` (OpenAPI 3.1 from the route schemas); false: none. */
   apiDocs?: ApiDocsOptions | false;
+  /** Whose SERVER spans these are. Default: `logBindings.service` (else `meshkit`) and `.instance`. */
+  traceIdentity?: TraceIdentity;
 }
 
 export const DEFAULT_BODY_LIMIT = 1024 * 1024;
@@ -34,7 +37,8 @@ export const DEFAULT_BODY_LIMIT = 1024 * 1024;
  * The Fastify instance every meshkit HTTP server (services and the gateway) starts from:
  * request ids, problem+json errors, a body limit, strict validation, CORS by allow-list, a close
  * that lets in-flight requests finish while refusing new ones, one access log line per request,
- * Prometheus metrics at `/metrics` (`app.metrics` is its registry) and OpenAPI at `/docs`.
+ * Prometheus metrics at `/metrics` (`app.metrics` is its registry), OpenAPI at `/docs`, and a
+ * SERVER span per request whose context is `request.traceContext` (a no-op unless tracing is on).
  */
 export function createServiceApp(options: ServiceAppOptions = {}): ServiceApp {
   const corsOrigins = options.corsOrigins ?? [];
@@ -65,6 +69,8 @@ export function createServiceApp(options: ServiceAppOptions = {}): ServiceApp {
     schemaController: { compilersFactory: { buildValidator: strictValidatorFactory() } },
   }).withTypeProvider<TypeBoxTypeProvider>();
 
+  // First: the request's span covers every other hook.
+  installServerSpans(app, options.traceIdentity ?? traceIdentityOf(options.logBindings));
   installRequestId(app);
   installGracefulClose(app);
   installProblemHandling(app);
@@ -81,6 +87,11 @@ export function createServiceApp(options: ServiceAppOptions = {}): ServiceApp {
     });
   }
   return app;
+}
+
+function traceIdentityOf(bindings: Record<string, string> = {}): TraceIdentity {
+  const { service = 'meshkit', instance } = bindings;
+  return instance === undefined ? { service } : { service, instance };
 }
 
 type BuildValidator = ReturnType<typeof AjvCompiler>;

@@ -1,0 +1,94 @@
+import {
+  type Attributes,
+  context,
+  propagation,
+  type Span,
+  SpanKind,
+  SpanStatusCode,
+  trace,
+} from '@opentelemetry/api';
+import {
+  ATTR_ERROR_TYPE,
+  ATTR_HTTP_REQUEST_METHOD,
+  ATTR_HTTP_REQUEST_RESEND_COUNT,
+  ATTR_HTTP_RESPONSE_STATUS_CODE,
+  ATTR_SERVER_ADDRESS,
+  ATTR_SERVER_PORT,
+} from '@opentelemetry/semantic-conventions';
+import type { ServiceInstance } from '../registry/instance.js';
+import { ATTR_MESHKIT_INSTANCE } from './server-spans.js';
+import { type TraceContext, traceServiceOf, tracerFor } from './tracing.js';
+
+export const ATTR_PEER_SERVICE = 'peer.service';
+/** The attempt's number, the first being 1 (`http.request.resend_count` is this minus one). */
+export const ATTR_MESHKIT_ATTEMPT = 'meshkit.attempt';
+
+/** One attempt's CLIENT span, and the trace headers that make the callee's span its child. */
+export interface ClientSpan {
+  span: Span;
+  /** `traceparent` (and `tracestate`) naming the span; empty when tracing is off. */
+  headers: Record<string, string>;
+}
+
+/**
+ * Starts the CLIENT span of one attempt to `instance`, named `METHOD service`, a child of `parent`
+ * (the caller's request context; the active context when none is given). Its service is the
+ * caller's, as the SERVER span hook put it in the context.
+ */
+export function startClientSpan(
+  parent: TraceContext | undefined,
+  method: string,
+  instance: ServiceInstance,
+  attempt: number,
+): ClientSpan {
+  const ctx = parent ?? context.active();
+  const attributes: Attributes = {
+    [ATTR_HTTP_REQUEST_METHOD]: method,
+    [ATTR_SERVER_ADDRESS]: instance.host,
+    [ATTR_SERVER_PORT]: instance.port,
+    [ATTR_PEER_SERVICE]: instance.service,
+    [ATTR_MESHKIT_INSTANCE]: instance.id,
+    [ATTR_MESHKIT_ATTEMPT]: attempt,
+  };
+  if (attempt > 1) attributes[ATTR_HTTP_REQUEST_RESEND_COUNT] = attempt - 1;
+  const span = tracerFor(traceServiceOf(ctx)).startSpan(
+    `${method} ${instance.service}`,
+    { kind: SpanKind.CLIENT, attributes },
+    ctx,
+  );
+  const headers: Record<string, string> = {};
+  // The no-op propagator (tracing off) writes nothing: the caller's headers go unchanged.
+  propagation.inject(trace.setSpan(ctx, span), headers);
+  return { span, headers };
+}
+
+/** Ends an attempt's span: its status, or why none came (error code); ERROR on failure or 5xx. */
+export function endClientSpan(span: Span, status: number | undefined, error: string | undefined): void {
+  if (!span.isRecording()) return;
+  if (status !== undefined) span.setAttribute(ATTR_HTTP_RESPONSE_STATUS_CODE, status);
+  if (error !== undefined) {
+    span.setAttribute(ATTR_ERROR_TYPE, error);
+    span.setStatus({ code: SpanStatusCode.ERROR, message: error });
+  } else if (status !== undefined && status >= 500) {
+    span.setAttribute(ATTR_ERROR_TYPE, String(status));
+    span.setStatus({ code: SpanStatusCode.ERROR });
+  }
+  span.end();
+}
+
+/**
+ * `headers` with the trace headers of `traceHeaders` in place of any the caller set (whatever
+ * their case); `headers` itself when there are none (tracing off).
+ */
+export function withTraceHeaders<V>(
+  headers: Record<string, V>,
+  traceHeaders: Readonly<Record<string, string>>,
+): Record<string, V | string> {
+  if (traceHeaders.traceparent === undefined) return headers;
+  const out: Record<string, V | string> = {};
+  for (const [name, value] of Object.entries(headers)) {
+    const lower = name.toLowerCase();
+    if (lower !== 'traceparent' && lower !== 'tracestate') out[name] = value;
+  }
+  return Object.assign(out, traceHeaders);
+}

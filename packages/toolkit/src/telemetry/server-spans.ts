@@ -1,0 +1,125 @@
+import type { IncomingHttpHeaders } from 'node:http';
+import {
+  type Attributes,
+  context,
+  propagation,
+  ROOT_CONTEXT,
+  type Span,
+  SpanKind,
+  SpanStatusCode,
+  type TextMapGetter,
+  trace,
+} from '@opentelemetry/api';
+import {
+  ATTR_ERROR_TYPE,
+  ATTR_HTTP_REQUEST_METHOD,
+  ATTR_HTTP_RESPONSE_STATUS_CODE,
+  ATTR_HTTP_ROUTE,
+  ATTR_URL_PATH,
+} from '@opentelemetry/semantic-conventions';
+import type { FastifyInstance, FastifyReply } from 'fastify';
+import { type TraceContext, tracerFor, withTraceService } from './tracing.js';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /**
+     * This request's trace context: its SERVER span, a child of the caller's `traceparent`. Pass it
+     * as `traceContext` to the calls made for the request. (Handlers also run inside it, so
+     * `context.active()` is it there, but an explicit value survives any callback or queue.)
+     */
+    traceContext: TraceContext;
+  }
+}
+
+/** Who a server's spans belong to. */
+export interface TraceIdentity {
+  /** `service.name` of the spans (unless OTEL_SERVICE_NAME overrides it), e.g. `user-service`. */
+  service: string;
+  /** The instance id, as the `meshkit.instance` attribute. */
+  instance?: string;
+}
+
+export const ATTR_MESHKIT_SERVICE = 'meshkit.service';
+export const ATTR_MESHKIT_INSTANCE = 'meshkit.instance';
+export const ATTR_MESHKIT_REQUEST_ID = 'meshkit.request_id';
+
+/** Scrapes and probes, which come every few seconds, make no spans (calls they make still propagate). */
+const UNTRACED_ROUTES = new Set(['/metrics', '/health', '/health/live', '/health/ready']);
+
+const headerGetter: TextMapGetter<IncomingHttpHeaders> = {
+  keys: (headers) => Object.keys(headers),
+  get: (headers, key) => headers[key],
+};
+
+/**
+ * A SERVER span per request, named `METHOD /route/template`, parented on the incoming
+ * `traceparent`/`tracestate`, ended when the response is over (status ERROR on a 5xx or when the
+ * connection broke off first), its context as `request.traceContext`. With no SDK installed the
+ * spans are the API's no-ops and the incoming trace context is passed on unchanged by the client.
+ */
+export function installServerSpans(app: FastifyInstance, identity: TraceIdentity): void {
+  app.decorateRequest('traceContext', null as unknown as TraceContext);
+  const spans = new WeakMap<FastifyReply, Span>();
+
+  app.addHook('onRequest', (request, reply, done) => {
+    const parent = withTraceService(propagation.extract(ROOT_CONTEXT, request.headers, headerGetter), identity.service);
+    const route = request.routeOptions.url;
+    if (route !== undefined && UNTRACED_ROUTES.has(route)) {
+      request.traceContext = parent;
+      return done();
+    }
+    const url = request.url;
+    const q = url.indexOf('?');
+    const attributes: Attributes = {
+      [ATTR_HTTP_REQUEST_METHOD]: request.method,
+      [ATTR_URL_PATH]: q === -1 ? url : url.slice(0, q),
+      [ATTR_MESHKIT_SERVICE]: identity.service,
+      [ATTR_MESHKIT_REQUEST_ID]: request.id,
+    };
+    if (route !== undefined) attributes[ATTR_HTTP_ROUTE] = route;
+    if (identity.instance !== undefined) attributes[ATTR_MESHKIT_INSTANCE] = identity.instance;
+    const span = tracerFor(identity.service).startSpan(
+      route === undefined ? request.method : `${request.method} ${route}`,
+      { kind: SpanKind.SERVER, attributes },
+      parent,
+    );
+    request.traceContext = trace.setSpan(parent, span);
+    if (span.isRecording()) {
+      spans.set(reply, span);
+      // No onResponse when the connection closes before the response is complete.
+      reply.raw.once('close', () => {
+        if (!reply.raw.writableFinished) endServerSpan(spans, reply, 'connection closed before the response was sent');
+      });
+    }
+    done();
+  });
+
+  // Run the handler inside the request's context: spans users start there, and calls that are not
+  // given a context, get the right parent. (Earlier hooks, around body parsing, cannot carry it.)
+  app.addHook('preHandler', (request, _reply, done) => {
+    context.with(request.traceContext, done);
+  });
+
+  app.addHook('onResponse', (_request, reply, done) => {
+    endServerSpan(spans, reply, undefined);
+    done();
+  });
+}
+
+function endServerSpan(spans: WeakMap<FastifyReply, Span>, reply: FastifyReply, brokenOff: string | undefined): void {
+  const span = spans.get(reply);
+  if (!span) return;
+  spans.delete(reply);
+  if (brokenOff !== undefined) {
+    span.setAttribute(ATTR_ERROR_TYPE, 'connection_closed');
+    span.setStatus({ code: SpanStatusCode.ERROR, message: brokenOff });
+  } else {
+    const status = reply.statusCode;
+    span.setAttribute(ATTR_HTTP_RESPONSE_STATUS_CODE, status);
+    if (status >= 500) {
+      span.setAttribute(ATTR_ERROR_TYPE, String(status));
+      span.setStatus({ code: SpanStatusCode.ERROR });
+    }
+  }
+  span.end();
+}
