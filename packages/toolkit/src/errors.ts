@@ -65,3 +65,17 @@ export function isMeshError(e: unknown): e is MeshError {
 export function problemType(code: ErrorCode): string {
   return `urn:meshkit:problem:${code.toLowerCase().replaceAll('_', '-')}`;
 }
+
+/**
+ * Set on a 5xx answer whose cause is a service further down (no healthy instance, unreachable or
+ * timed out), not the answering instance: a client counts such an answer as the instance working,
+ * so one broken dependency does not eject or open the breakers of every healthy caller.
+ */
+export const UPSTREAM_ERROR_HEADER = 'x-meshkit-upstream-error';
+
+const DEPENDENCY_CODES: ReadonlySet<ErrorCode> = new Set(['NO_HEALTHY_INSTANCE', 'UPSTREAM_FAILED', 'UPSTREAM_TIMEOUT']);
+
+/** True for the codes a ServiceClient raises when the service it called failed. */
+export function isDependencyFailure(code: ErrorCode): boolean {
+  return DEPENDENCY_CODES.has(code);
+}

@@ -7,7 +7,7 @@ import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ManualClock, systemClock } from '../clock.js';
 import { StaticInstanceSource } from '../discovery/instance-source.js';
-import { MeshError } from '../errors.js';
+import { MeshError, UPSTREAM_ERROR_HEADER } from '../errors.js';
 import type { ServiceInstance } from '../registry/instance.js';
 import { ServiceClient, type ServiceClientOptions } from './service-client.js';
 
@@ -365,6 +365,23 @@ describe('ServiceClient over real HTTP servers', () => {
     for (let i = 0; i < 3; i++) expect((await client.call(SERVICE, get('/products/nope'))).status).toBe(404);
     expect(u!.seen).toHaveLength(3);
     expect(circuitOf(client, u!.instance.id)?.circuit).toBe('closed');
+  });
+
+  it('a 5xx the instance answers for a failed dependency (x-meshkit-upstream-error) does not count against it', async () => {
+    const [u] = await servers(1);
+    u!.handler = (_req, res) => {
+      res.setHeader(UPSTREAM_ERROR_HEADER, 'urn:meshkit:problem:no-healthy-instance');
+      json(res, 503, { title: 'Service Unavailable' });
+    };
+    const { client } = clientOver([u!.instance], { breaker: { threshold: 2 }, retry: { maxAttempts: 1 } });
+    for (let i = 0; i < 6; i++) expect((await client.call(SERVICE, get())).status).toBe(503);
+    expect(u!.seen).toHaveLength(6);
+    expect(circuitOf(client, u!.instance.id)).toMatchObject({ circuit: 'closed', ejected: false });
+
+    // The same answers without the header are the instance's own failures.
+    u!.handler = (_req, res) => json(res, 503, { title: 'Service Unavailable' });
+    for (let i = 0; i < 2; i++) await client.call(SERVICE, get());
+    expect(circuitOf(client, u!.instance.id)?.circuit).toBe('open');
   });
 
   it('x-request-id and traceparent reach the server', async () => {

@@ -8,7 +8,7 @@ import type { RandomSource } from '../balancing/random.js';
 import type { BalancerStrategy, Candidate, StrategyName } from '../balancing/strategy.js';
 import { type Clock, systemClock } from '../clock.js';
 import type { InstanceSource } from '../discovery/instance-source.js';
-import { MeshError } from '../errors.js';
+import { MeshError, UPSTREAM_ERROR_HEADER } from '../errors.js';
 import type { ServiceInstance } from '../registry/instance.js';
 import { CircuitBreaker } from '../resilience/circuit-breaker.js';
 import { REQUEST_TIMEOUT_HEADER, remainingMs, requestTimeoutHeaderValue } from '../resilience/deadline.js';
@@ -611,6 +611,8 @@ export class ServiceClient implements ServiceDispatcher {
     clearTimeout(headersTimer);
     state.latency.observe(this.clock.now() - sentAt);
     const status = response.statusCode;
+    // The instance answered for a service further down that failed: it works, its dependency does not.
+    const dependencyFailed = response.headers[UPSTREAM_ERROR_HEADER] !== undefined;
     const settled = new Promise<void>((resolve) => {
       finished(response.body, (err) => {
         stopTimers();
@@ -619,7 +621,7 @@ export class ServiceClient implements ServiceDispatcher {
         // Destroyed by the consumer (UND_ERR_ABORTED, premature close): the status decides.
         const byConsumer = code === 'UND_ERR_ABORTED' || code === 'ERR_STREAM_PREMATURE_CLOSE';
         if (err && !byConsumer && noVerdict(err)) this.recordNoVerdict(state);
-        else if ((err && !byConsumer) || status >= 500) this.recordFailure(state, err ?? status);
+        else if ((err && !byConsumer) || (status >= 500 && !dependencyFailed)) this.recordFailure(state, err ?? status);
         else this.recordSuccess(state);
         const error = err && !byConsumer ? (code ?? 'error') : undefined;
         this.report(state, status, sentAt, error);

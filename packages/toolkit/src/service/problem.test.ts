@@ -97,6 +97,15 @@ describe('error handler', () => {
     expect(res.json()).toMatchObject({ type: 'urn:meshkit:problem:no-healthy-instance' });
   });
 
+  it('marks a failure of a service further down, and only that, with x-meshkit-upstream-error', async () => {
+    const { app } = throwingApp();
+    const busy = await app.inject({ method: 'GET', url: '/busy' });
+    expect(busy.headers['x-meshkit-upstream-error']).toBe('urn:meshkit:problem:no-healthy-instance');
+    for (const url of ['/plain', '/conflict', '/upstream']) {
+      expect((await app.inject({ method: 'GET', url })).headers['x-meshkit-upstream-error'], url).toBeUndefined();
+    }
+  });
+
   it('keeps the status of another 4xx error', async () => {
     const { app } = throwingApp();
     const unauthorized = await app.inject({ method: 'GET', url: '/unauthorized' });

@@ -1,6 +1,14 @@
 import { STATUS_CODES } from 'node:http';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { type ErrorCode, errorCatalogue, isMeshError, MeshError, problemType } from '../errors.js';
+import {
+  type ErrorCode,
+  errorCatalogue,
+  isDependencyFailure,
+  isMeshError,
+  MeshError,
+  problemType,
+  UPSTREAM_ERROR_HEADER,
+} from '../errors.js';
 import { isDomainError, toMeshError } from './domain-error.js';
 
 /** RFC 9457 media type of every error response. */
@@ -29,6 +37,7 @@ export function sendProblem(reply: FastifyReply, error: MeshError): FastifyReply
     instance: pathOf(reply.request),
     ...error.extensions,
   });
+  if (isDependencyFailure(error.code)) reply.header(UPSTREAM_ERROR_HEADER, problemType(error.code));
   return sendBody(reply, error.status, body, error.retryAfter);
 }
 
