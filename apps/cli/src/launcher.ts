@@ -41,7 +41,8 @@ export async function startSystem(
   const logger = createLogger({ level: config.logLevel, name: 'meshkit' });
   const tracing = startProcessTracing(names, config, logger);
   const registry = createRegistry(config.redisUrl, { logger, prefix: config.registryPrefix });
-  const discovery = new Discovery(registry, { logger });
+  // A flushed or restarted Redis: instances re-register within a heartbeat; serve the last view meanwhile.
+  const discovery = new Discovery(registry, { logger, vanishGraceMs: config.heartbeatMs + 1000 });
   try {
     await discovery.start();
   } catch (err) {

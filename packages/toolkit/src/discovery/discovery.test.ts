@@ -123,9 +123,53 @@ describe('Discovery over the in-memory registry', () => {
     registry.muted = true;
     await discovery.start();
     const reg = registration();
+    const other = registration();
     await memory.register(reg, { ttlMs: 1000 });
-    await vi.waitFor(() => expect(ids(discovery.instances('user-service'))).toEqual([reg.id]), { timeout: 1000 });
+    await memory.register(other, { ttlMs: 60_000 });
+    await vi.waitFor(() => expect(ids(discovery.instances('user-service'))).toEqual([reg.id, other.id].sort()), {
+      timeout: 1000,
+    });
     clock.advance(1000);
+    await vi.waitFor(() => expect(ids(discovery.instances('user-service'))).toEqual([other.id]), { timeout: 1000 });
+  });
+
+  it('a service the registry forgets without a word (a flush) is served from the last view for the grace', async () => {
+    discovery.stop();
+    discovery = new Discovery(registry, { resyncIntervalMs: 60_000, clock, logger, vanishGraceMs: 3000 });
+    const a = registration();
+    const b = registration();
+    await memory.register(a);
+    await memory.register(b);
+    await discovery.start();
+    registry.muted = true; // a flush announces nothing
+    await memory.deregister(a.id);
+    await memory.deregister(b.id);
+    await discovery.resync();
+    expect(ids(discovery.instances('user-service'))).toEqual([a.id, b.id].sort());
+    expect(logger.warns.some((w) => w.includes('forgot a service'))).toBe(true);
+    // The instances re-register at their next heartbeat: the view follows at once.
+    clock.advance(1000);
+    await memory.register(a);
+    await discovery.resync();
+    expect(ids(discovery.instances('user-service'))).toEqual([a.id]);
+    // Still forgotten after the grace: gone.
+    await memory.deregister(a.id);
+    await discovery.resync();
+    expect(ids(discovery.instances('user-service'))).toEqual([a.id]);
+    clock.advance(3000);
+    await discovery.resync();
+    expect(discovery.instances('user-service')).toEqual([]);
+  });
+
+  it('an announced deregistration leaves at once, even of the last instance', async () => {
+    registry.muted = true;
+    await discovery.start();
+    const reg = registration();
+    await memory.register(reg, { ttlMs: 1000 });
+    await discovery.resync();
+    expect(ids(discovery.instances('user-service'))).toEqual([reg.id]);
+    registry.muted = false;
+    await memory.deregister(reg.id); // announced: no grace
     await vi.waitFor(() => expect(discovery.instances('user-service')).toEqual([]), { timeout: 1000 });
   });
 

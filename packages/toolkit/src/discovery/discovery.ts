@@ -8,7 +8,14 @@ export interface DiscoveryOptions {
   /** How often the whole view is re-read (expiries publish nothing). Default 1000 ms. */
   resyncIntervalMs?: number;
   logger?: RegistryLogger;
-  /** Stamps `lastSyncAt()`. */
+  /**
+   * How long to keep serving a service the registry forgot entirely without announcing it (no
+   * `down` event, and its name gone from the list: FLUSHALL, or a Redis restarted empty) — its
+   * instances re-register at their next heartbeat, so set it above the heartbeat interval.
+   * Default 3000 ms.
+   */
+  vanishGraceMs?: number;
+  /** Stamps `lastSyncAt()` and times the vanish grace. */
   clock?: Clock;
 }
 
@@ -27,6 +34,9 @@ export class Discovery implements InstanceSource {
   /** Per service, bumped by every applied event: a resync read that overlapped one is stale. */
   private readonly generations = new Map<string, number>();
   private readonly listeners = new Set<(service: string) => void>();
+  private readonly vanishGraceMs: number;
+  /** Services the registry forgot without a word, and since when (clock ms). */
+  private readonly vanishedSince = new Map<string, number>();
   private unwatch?: () => void;
   private timer?: NodeJS.Timeout;
   private syncing?: Promise<boolean>;
@@ -41,6 +51,7 @@ export class Discovery implements InstanceSource {
     options: DiscoveryOptions = {},
   ) {
     this.resyncIntervalMs = options.resyncIntervalMs ?? 1000;
+    this.vanishGraceMs = options.vanishGraceMs ?? 3000;
     this.logger = options.logger;
     this.clock = options.clock ?? systemClock;
   }
@@ -151,6 +162,7 @@ export class Discovery implements InstanceSource {
     const { service } = event;
     this.generations.set(service, (this.generations.get(service) ?? 0) + 1);
     const current = this.views.get(service) ?? NONE;
+    this.vanishedSince.delete(service);
     if (event.type === 'up') {
       if (event.instance.service !== service) return;
       const next = [...current.filter((i) => i.id !== event.id), event.instance];
@@ -166,11 +178,30 @@ export class Discovery implements InstanceSource {
     if (list.length === 0 && !listed) {
       const had = this.views.get(service);
       if (had === undefined) return;
+      if (had.length > 0 && this.stillInGrace(service)) return;
+      this.vanishedSince.delete(service);
       this.views.delete(service);
       if (had.length > 0) this.emit(service);
       return;
     }
+    this.vanishedSince.delete(service);
     this.set(service, list);
+  }
+
+  /**
+   * A service with instances vanished from the registry's list with no `down` event: a flushed
+   * or restarted registry, not instances that died (those expire one by one, listed). Keep the
+   * last good view until the grace ends, so callers route on while the instances re-register.
+   */
+  private stillInGrace(service: string): boolean {
+    const now = this.clock.now();
+    const since = this.vanishedSince.get(service);
+    if (since === undefined) {
+      this.vanishedSince.set(service, now);
+      this.logger?.warn({ service }, 'discovery: the registry forgot a service without a word; serving its last view for a while');
+      return this.vanishGraceMs > 0;
+    }
+    return now - since < this.vanishGraceMs;
   }
 
   /** Stores a service's list and tells listeners, unless nothing that routing depends on changed. */
