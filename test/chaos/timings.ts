@@ -1,0 +1,20 @@
+/**
+ * Short timings, so that every scenario is over in seconds (the defaults are 6 s, 2 s, 10 s, 2 s):
+ * - a lease of 3 s renewed every second: a dead instance leaves the registry within 3 s;
+ * - 500 ms per attempt: a hung instance costs a request at most that before it is retried elsewhere;
+ * - 300 ms to connect.
+ * Breakers (5 failures, open 60 s), outlier ejection (5 failures or one refused connection, 30 s)
+ * and retries (3 attempts, 20 % budget) keep their defaults.
+ */
+export const TIMINGS = {
+  REGISTRY_TTL_MS: 3000,
+  HEARTBEAT_MS: 1000,
+  REQUEST_TIMEOUT_MS: 500,
+  CONNECT_TIMEOUT_MS: 300,
+} as const;
+
+/** How often the gateway's discovery re-reads the registry (Discovery's default; not configurable). */
+export const RESYNC_MS = 1000;
+
+/** The steady load: 150 requests a second, a third of them orders. */
+export const LOAD_RATE = 150;
