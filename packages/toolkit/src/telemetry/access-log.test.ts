@@ -102,4 +102,24 @@ describe('request logging', () => {
     });
     expect(JSON.stringify(lines)).not.toContain(SECRET);
   });
+
+  it('puts the traceId of the request on every line when a trace came with it, and nothing when none did', async () => {
+    const { app, lines } = build();
+    const traceId = '4bf92f3577b34da6a3ce929d0e0e4736';
+    await app.inject({
+      method: 'POST',
+      url: '/things/1',
+      payload: { password: 'x' },
+      headers: { 'x-request-id': 'traced', traceparent: `00-${traceId}-00f067aa0ba902b7-01` },
+    });
+    await app.inject({ method: 'POST', url: '/things/2', payload: { password: 'x' }, headers: { 'x-request-id': 'plain' } });
+
+    const traced = lines.filter((l) => l.reqId === 'traced');
+    expect(traced.map((l) => l.msg)).toEqual(['handling', 'request completed']);
+    // No tracing SDK runs here: the id comes from the caller's traceparent (the SDK case is in tracing.test.ts).
+    for (const l of traced) expect(l).toMatchObject({ traceId });
+    const plain = lines.filter((l) => l.reqId === 'plain');
+    expect(plain).toHaveLength(2);
+    for (const l of plain) expect(l).not.toHaveProperty('traceId');
+  });
 });

@@ -2,6 +2,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 import {
   type Attributes,
   context,
+  isSpanContextValid,
   propagation,
   ROOT_CONTEXT,
   type Span,
@@ -17,7 +18,7 @@ import {
   ATTR_HTTP_ROUTE,
   ATTR_URL_PATH,
 } from '@opentelemetry/semantic-conventions';
-import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { type TraceContext, tracerFor, withTraceService } from './tracing.js';
 
 declare module 'fastify' {
@@ -45,6 +46,10 @@ export const ATTR_MESHKIT_REQUEST_ID = 'meshkit.request_id';
 
 /** Scrapes and probes, which come every few seconds, make no spans (calls they make still propagate). */
 const UNTRACED_ROUTES = new Set(['/metrics', '/health', '/health/live', '/health/ready']);
+
+/** W3C trace-context `traceparent`, version 00: its trace id. */
+const TRACEPARENT = /^00-([0-9a-f]{32})-[0-9a-f]{16}-[0-9a-f]{2}$/;
+const ZERO_TRACE_ID = '0'.repeat(32);
 
 const headerGetter: TextMapGetter<IncomingHttpHeaders> = {
   keys: (headers) => Object.keys(headers),
@@ -84,6 +89,7 @@ export function installServerSpans(app: FastifyInstance, identity: TraceIdentity
       parent,
     );
     request.traceContext = trace.setSpan(parent, span);
+    bindTraceToLogs(request, reply);
     if (span.isRecording()) {
       spans.set(reply, span);
       // No onResponse when the connection closes before the response is complete.
@@ -104,6 +110,28 @@ export function installServerSpans(app: FastifyInstance, identity: TraceIdentity
     endServerSpan(spans, reply, undefined);
     done();
   });
+}
+
+/**
+ * Every line logged for the request (the access line included) carries `traceId` and `spanId`
+ * when there is a trace: a recording span, or a caller's `traceparent` passed through. Without
+ * either, nothing is added, and nothing is spent on a child logger.
+ */
+function bindTraceToLogs(request: FastifyRequest, reply: FastifyReply): void {
+  const sc = trace.getSpanContext(request.traceContext);
+  let bindings: { traceId: string; spanId?: string };
+  if (sc !== undefined && isSpanContextValid(sc)) {
+    bindings = { traceId: sc.traceId, spanId: sc.spanId };
+  } else {
+    // No SDK (so no propagator either): the caller's trace id still ties these lines to its trace.
+    const header = request.headers.traceparent;
+    const match = typeof header === 'string' ? TRACEPARENT.exec(header) : null;
+    if (match === null || match[1] === ZERO_TRACE_ID) return;
+    bindings = { traceId: match[1] as string };
+  }
+  request.log = request.log.child(bindings);
+  // Fastify gives the reply its own reference to the request's logger; its error lines use that one.
+  reply.log = request.log;
 }
 
 function endServerSpan(spans: WeakMap<FastifyReply, Span>, reply: FastifyReply, brokenOff: string | undefined): void {

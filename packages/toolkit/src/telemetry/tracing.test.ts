@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { Writable } from 'node:stream';
 import type { AddressInfo } from 'node:net';
 import { context, trace } from '@opentelemetry/api';
 import { request } from 'undici';
@@ -9,6 +10,7 @@ import { StaticInstanceSource } from '../discovery/instance-source.js';
 import type { ServiceInstance } from '../registry/instance.js';
 import { createServiceApp } from '../service/create-app.js';
 import type { ServiceApp } from '../service/types.js';
+import { createLogger } from './logger.js';
 import { startTracing, type Tracing } from './tracing.js';
 
 const FRONT = 'front-service';
@@ -174,6 +176,24 @@ describe('tracing on', () => {
     expect(roots).toHaveLength(2);
     for (const root of roots) expect(root.parentSpanId).toBeUndefined();
     expect(roots[0]?.traceId).not.toBe(roots[1]?.traceId);
+  });
+
+  it('logs the trace and span ids of the request on its lines', async () => {
+    const lines: Record<string, unknown>[] = [];
+    const destination = new Writable({
+      write(chunk, _enc, done) {
+        for (const l of String(chunk).split('\n').filter(Boolean)) lines.push(JSON.parse(l) as Record<string, unknown>);
+        done();
+      },
+    });
+    const app = createServiceApp({ logger: createLogger({ destination }), logBindings: { service: FRONT, instance: 'i-1' }, apiDocs: false });
+    app.get('/hello', async () => ({ hello: 'world' }));
+    cleanups.push(() => app.close());
+    await app.inject({ method: 'GET', url: '/hello', headers: { 'x-request-id': 'r-1' } });
+
+    const server = one(await spans(), FRONT, 'server');
+    const access = lines.find((l) => l.msg === 'request completed');
+    expect(access).toMatchObject({ reqId: 'r-1', traceId: server.traceId, spanId: server.spanId });
   });
 
   it('makes one CLIENT span per attempt, retries numbered, each a child of the request', async () => {
