@@ -897,16 +897,42 @@ describe('per-attempt timeout and overall deadline', () => {
     expect(statsOf(client)).toBeUndefined();
   });
 
-  it('an attempt the deadline cut short does not count against the instance', async () => {
+  it('an attempt the deadline cut short to under half its timeout does not count against the instance', async () => {
     const [u] = await servers(1);
     u!.hold();
     const { client } = clientOver([u!.instance], { breaker: { threshold: 1 }, outlier: { consecutive5xx: 1 } });
-    const err = await rejection(client.call(SERVICE, { ...get(), deadline: systemClock.now() + 150 }));
+    const err = await rejection(client.call(SERVICE, { ...get(), deadline: systemClock.now() + 150, timeoutMs: 400 }));
     expect(err.code).toBe('UPSTREAM_TIMEOUT');
     expect(circuitOf(client, u!.instance.id)).toMatchObject({ circuit: 'closed', ejected: false, inFlight: 0 });
 
     // Its own per-attempt timeout does.
     expect((await rejection(client.call(SERVICE, { ...get(), timeoutMs: 150 }))).code).toBe('UPSTREAM_TIMEOUT');
     expect(circuitOf(client, u!.instance.id)).toMatchObject({ circuit: 'open', ejected: true });
+  });
+
+  it('a hung instance behind a caller with the same timeout is still found out: cut short, but it had most of its time', async () => {
+    // The gateway and orders both wait 500 ms per attempt; orders' calls inherit the gateway's
+    // deadline, so they are always cut a little short. A hung instance must still be ejected.
+    const [hung, fine] = await servers(2);
+    hung!.hold();
+    const { client } = clientOver([hung!.instance, fine!.instance], {
+      requestTimeoutMs: 200,
+      breaker: { threshold: 1000 },
+      outlier: { consecutive5xx: 2 },
+      retry: { maxAttempts: 1 },
+    });
+    const outcomes: (number | string)[] = [];
+    for (let i = 0; i < 6; i++) {
+      try {
+        outcomes.push((await client.call(SERVICE, { ...get(), deadline: systemClock.now() + 190 })).status);
+      } catch (err) {
+        outcomes.push((err as MeshError).code);
+      }
+    }
+    // Round robin: the hung one failed twice (cut short at 190 of 200 ms), then it was ejected.
+    expect(outcomes.filter((o) => o === 'UPSTREAM_TIMEOUT')).toHaveLength(2);
+    expect(outcomes.filter((o) => o === 200)).toHaveLength(4);
+    expect(circuitOf(client, hung!.instance.id)).toMatchObject({ ejected: true, inFlight: 0 });
+    expect(circuitOf(client, fine!.instance.id)).toMatchObject({ ejected: false });
   });
 });

@@ -107,6 +107,9 @@ const IDEMPOTENT_METHODS = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE']);
 /** setTimeout's largest delay; a time further away than this gets no timer of ours. */
 const MAX_TIMER_MS = 2_147_483_647;
 
+/** The share of its per-attempt timeout an attempt the deadline cut short needs for a verdict. */
+const FAIR_CHANCE_SHARE = 0.5;
+
 /** The codes of the errors an attempt is aborted with: its deadline passed; no headers in time. */
 const DEADLINE_CODE = 'MESHKIT_DEADLINE_EXCEEDED';
 const ATTEMPT_TIMEOUT_CODE = 'MESHKIT_ATTEMPT_TIMEOUT';
@@ -550,7 +553,8 @@ export class ServiceClient implements ServiceDispatcher {
    * and that time in `x-request-timeout-ms`. The outcome reaches the breaker and the outlier
    * detector, and in-flight goes down, when the response body has ended, errored or been
    * destroyed: a body that breaks midway is a failure. An attempt the deadline cut short gives no
-   * verdict on the instance: the caller ran out of time, the instance may be fine. Each attempt
+   * verdict on the instance (the caller ran out of time, the instance may be fine) unless it had at
+   * least half its per-attempt timeout and no headers came. Each attempt
    * is a CLIENT span, and the `traceparent` sent names it (when tracing is on).
    */
   private async attempt(state: InstanceState, req: Outgoing, attempt: number): Promise<Answer> {
@@ -558,6 +562,10 @@ export class ServiceClient implements ServiceDispatcher {
     const remaining = req.deadline === undefined ? Number.POSITIVE_INFINITY : remainingMs(req.deadline, sentAt);
     const timeoutMs = Math.max(1, Math.min(req.timeoutMs, remaining));
     const cutShort = remaining < req.timeoutMs;
+    // Even cut short, an attempt that had at least half its timeout and got no headers is a verdict:
+    // a healthy instance answers well within that. (Else a hung instance behind a caller with the
+    // same timeout, whose deadline always cuts, would never be ejected.)
+    const fairChance = timeoutMs >= req.timeoutMs * FAIR_CHANCE_SHARE;
     const clientSpan = startClientSpan(req.traceContext, req.method, state.instance, attempt);
     const headers = withTraceHeaders(
       withHeader(req.headers, REQUEST_TIMEOUT_HEADER, requestTimeoutHeaderValue(timeoutMs)),
@@ -581,10 +589,13 @@ export class ServiceClient implements ServiceDispatcher {
       clearTimeout(headersTimer);
       clearTimeout(deadlineTimer);
     };
-    // The caller gave up, or ran out of time: that says nothing about the instance.
-    const noVerdict = (err: unknown) => {
+    // The caller gave up, or ran out of time before the instance had a fair chance: that says
+    // nothing about the instance.
+    const noVerdict = (err: unknown, headersCame: boolean) => {
+      if (req.signal?.aborted === true) return true;
       const code = errorCode(err) ?? '';
-      return req.signal?.aborted === true || code === DEADLINE_CODE || (cutShort && TIMEOUT_CODES.has(code));
+      const outOfTime = code === DEADLINE_CODE || (cutShort && TIMEOUT_CODES.has(code));
+      return outOfTime && (headersCame || !fairChance);
     };
 
     state.inFlight += 1;
@@ -602,7 +613,7 @@ export class ServiceClient implements ServiceDispatcher {
     } catch (err) {
       stopTimers();
       state.inFlight -= 1;
-      if (noVerdict(err)) this.recordNoVerdict(state);
+      if (noVerdict(err, false)) this.recordNoVerdict(state);
       else this.recordFailure(state, err);
       this.report(state, undefined, sentAt, errorCode(err) ?? 'error');
       endClientSpan(clientSpan.span, undefined, errorCode(err) ?? 'error');
@@ -620,7 +631,7 @@ export class ServiceClient implements ServiceDispatcher {
         const code = errorCode(err);
         // Destroyed by the consumer (UND_ERR_ABORTED, premature close): the status decides.
         const byConsumer = code === 'UND_ERR_ABORTED' || code === 'ERR_STREAM_PREMATURE_CLOSE';
-        if (err && !byConsumer && noVerdict(err)) this.recordNoVerdict(state);
+        if (err && !byConsumer && noVerdict(err, true)) this.recordNoVerdict(state);
         else if ((err && !byConsumer) || (status >= 500 && !dependencyFailed)) this.recordFailure(state, err ?? status);
         else this.recordSuccess(state);
         const error = err && !byConsumer ? (code ?? 'error') : undefined;
