@@ -558,6 +558,42 @@ describe('when upstreams fail', () => {
   });
 });
 
+describe("a client's deadline (x-request-timeout-ms)", () => {
+  it('bounds the upstream call and travels on as what remains; 0 is a 504 that reaches nobody', async () => {
+    const up = await upstream();
+    const gw = await gatewayOver([instanceOf('product-service', up.port)], { requestTimeoutMs: 5000 });
+
+    expect((await get(`${gw.url}/products`, { 'x-request-timeout-ms': '300' })).status).toBe(200);
+    expect((await get(`${gw.url}/products`)).status).toBe(200);
+    // Nonsense is ignored, as the services ignore it: the gateway's own timeout applies.
+    expect((await get(`${gw.url}/products`, { 'x-request-timeout-ms': 'soon' })).status).toBe(200);
+    const budgets = up.seen.map((s) => Number(s.headers['x-request-timeout-ms']));
+    expect(budgets[0]).toBeLessThanOrEqual(300);
+    expect(budgets[0]).toBeGreaterThan(200);
+    expect(budgets.slice(1)).toEqual([5000, 5000]);
+
+    const none = await get(`${gw.url}/products`, { 'x-request-timeout-ms': '0', 'x-request-id': 'no-time' });
+    expect(none.status).toBe(504);
+    expect(problemOf(none).detail).toMatch(/x-request-timeout-ms/);
+    expect(none.headers['x-request-id']).toBe('no-time');
+    expect(up.seen).toHaveLength(3);
+  });
+
+  it('gives up on a hanging upstream when the client stops waiting, not at its own timeout', async () => {
+    const slow = await upstream(() => {
+      /* never answers */
+    });
+    const gw = await gatewayOver([instanceOf('product-service', slow.port)], { requestTimeoutMs: 10_000 });
+    const started = Date.now();
+    const res = await get(`${gw.url}/products/1`, { 'x-request-timeout-ms': '250' });
+    const took = Date.now() - started;
+    expect(res.status).toBe(504);
+    expect(took).toBeGreaterThanOrEqual(240);
+    expect(took).toBeLessThan(2000);
+    await eventually(() => expect(slow.aborted).toEqual(['/products/1']));
+  });
+});
+
 describe('GET /registry', () => {
   it('shows every instance with its circuit state and in-flight count', async () => {
     let release: (() => void) | undefined;

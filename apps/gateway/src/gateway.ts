@@ -127,6 +127,7 @@ export async function createGateway(options: GatewayOptions): Promise<GatewayHan
     client: options.client,
     routes,
     requestTimeoutMs: options.requestTimeoutMs,
+    clock,
     ...(faults.active ? { faults } : {}),
   });
 

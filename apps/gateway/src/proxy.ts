@@ -1,8 +1,11 @@
 import { PassThrough, type Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
+  type Clock,
+  deadlineFromHeaders,
   isMeshError,
   MeshError,
+  REQUEST_TIMEOUT_HEADER,
   sendProblem,
   type ServiceDispatcher,
   type UpstreamResponse,
@@ -22,6 +25,8 @@ export interface ProxyOptions {
   requestTimeoutMs?: number;
   /** Injected delays and aborts; none when absent. */
   faults?: FaultInjector;
+  /** Reads the time a client's `x-request-timeout-ms` counts from. */
+  clock: Clock;
 }
 
 /**
@@ -51,6 +56,20 @@ async function forward(
   if (hasDotSegment(request.url)) {
     // `/users/../internal/x` must not reach past the prefix at an upstream that normalises paths.
     return sendProblem(reply, new MeshError('BAD_REQUEST', 'The path must not contain "." or ".." segments'));
+  }
+
+  // A client that says how long it waits (`x-request-timeout-ms`) bounds every attempt together;
+  // the upstream is told what remains. Nonsense in the header is ignored, as the services do.
+  let deadline: number | undefined;
+  if (request.headers[REQUEST_TIMEOUT_HEADER] !== undefined) {
+    const now = options.clock.now();
+    deadline = deadlineFromHeaders(request.headers, now);
+    if (deadline !== undefined && deadline <= now) {
+      return sendProblem(
+        reply,
+        new MeshError('UPSTREAM_TIMEOUT', `The client's ${REQUEST_TIMEOUT_HEADER} left no time to call ${service}`),
+      );
+    }
   }
 
   // The client hanging up before the answer: stop the upstream work it no longer waits for.
@@ -93,6 +112,7 @@ async function forward(
       }),
       body: Buffer.isBuffer(request.body) ? request.body : null,
       timeoutMs: options.requestTimeoutMs,
+      deadline,
       signal: abort.signal,
       // The gateway's SERVER span parents the CLIENT span of each attempt.
       traceContext: request.traceContext,
