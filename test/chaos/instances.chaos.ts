@@ -21,6 +21,7 @@ import {
   statusList,
   summarize,
 } from './report.js';
+import { type AnswerTimes, answerTimes, timesBetween } from './server-timings.js';
 import { Verdict } from './verdict.js';
 
 /**
@@ -262,9 +263,11 @@ describe.runIf(await chaosBackendsUp())('chaos: products instances die and hang'
    * answers carry `x-meshkit-upstream-error`, so the gateway does not count them against the
    * healthy orders instance (before that fix its breaker opened and orders failed for 60 s after
    * products were back). Latency while gone: the issue asks < 10 ms for each answer. Measured on
-   * the shared 2-core VM: p50 0.5–0.8 ms, p99 9.2–10.2 ms, max 18–39 ms (GC, the load generator
-   * itself) — so the report gives p50/p99/max and the check, which gates CI, is p99 < 25 ms with no
-   * answer over 100 ms: a 503 that touched the network would take far longer.
+   * the shared 2-core VM at the client: p50 0.5–0.8 ms, p99 9.2–10.2 ms, max 18–39 ms (GC, the
+   * load generator's own event loop). So "< 10 ms each" is checked where the answer is made: every
+   * 503 the gateway gave meanwhile within its 10 ms histogram bucket (gated at 99 %); at the client
+   * the report gives p50/p99/max and checks p99 < 25 ms with no answer over 100 ms. Orders fail
+   * fast while products are gone (their route checks `ensureAvailable` before any work).
    */
   it('4: kill -9 of all 3 products instances, kept down', async () => {
     await chaos.steady();
@@ -275,13 +278,21 @@ describe.runIf(await chaosBackendsUp())('chaos: products instances die and hang'
     const faultAt = load.now();
     let breakersOpenMs: number | undefined;
     let downTo = 0;
+    // The gateway's own time for its 503s while they are gone (its http_request_duration_seconds).
+    let gatewayBefore: AnswerTimes | undefined;
+    let gatewayDown: AnswerTimes | undefined;
     try {
       for (const pid of victims) process.kill(pid, 'SIGKILL');
       // Gone: every breaker in the gateway open (or the instance already out of its view).
       const open = async () =>
         (await chaos.cluster.products()).every((i) => i.circuit === 'open' || !victims.includes(pidOf(i)));
       breakersOpenMs = await timeUntil(load, faultAt, open, TTL + RESYNC_MS + 5000, 20);
+      if (breakersOpenMs !== undefined) {
+        await sleepUntil(load, faultAt + breakersOpenMs + 1000);
+        gatewayBefore = await answerTimes(chaos.cluster.url, 503, '0.01');
+      }
       await sleepUntil(load, faultAt + TTL + RESYNC_MS + 2000); // past the leases: no instance at all
+      gatewayDown = gatewayBefore && timesBetween(gatewayBefore, await answerTimes(chaos.cluster.url, 503, '0.01'));
       downTo = load.now();
     } finally {
       chaos.cluster.resumeSupervisor();
@@ -309,6 +320,13 @@ describe.runIf(await chaosBackendsUp())('chaos: products instances die and hang'
     const v = new Verdict();
     v.check('the gateway saw them gone', breakersOpenMs !== undefined && down.length > 0);
     v.check('while gone: every answer 503 problem+json', notProblem503.length === 0, describeSamples(notProblem503));
+    // "Each" is the target and the report says how many; the gate allows 1 % for a stalled event
+    // loop on a shared machine (3 of 737 in a run beside other load) rather than fail CI on noise.
+    v.check(
+      'while gone: the gateway answered ≥ 99 % of its 503s in < 10 ms',
+      gatewayDown !== undefined && gatewayDown.all > 0 && gatewayDown.within >= 0.99 * gatewayDown.all,
+      gatewayDown === undefined ? 'not measured' : `${gatewayDown.within} of ${gatewayDown.all} within 10 ms`,
+    );
     v.check('while gone: p99 < 25 ms', (p99Down ?? Infinity) < 25, `p99 ${fmt(p99Down, 1)}`);
     v.check('while gone: no answer ≥ 100 ms', slow.length === 0, `${slow.length} of ${down.length} took ≥ 100 ms`);
     v.check(`whole again within TTL + 10 s (${TTL + 10_000} ms) of their return`, (recoveryMs ?? Infinity) <= TTL + 10_000, fmt(recoveryMs));
@@ -316,12 +334,13 @@ describe.runIf(await chaosBackendsUp())('chaos: products instances die and hang'
       {
         id: '4',
         scenario: 'kill -9 all 3, kept down',
-        target: 'while gone: 503 problem+json, < 10 ms each (checked: p99 < 25 ms, none ≥ 100 ms); whole within TTL + 10 s of their return',
+        target: 'while gone: 503 problem+json, < 10 ms each (the gateway\'s own time; checked: ≥ 99 %, and at the client p99 < 25 ms, none ≥ 100 ms); whole within TTL + 10 s of their return',
         load: summarize(samples, faultAt),
         recoveryMs,
         measured:
           `breakers open ${fmt(breakersOpenMs)} after the kill; while gone ${down.length} answers ` +
-          `(p50 ${fmt(percentile(downLatency, 0.5), 1)}, p99 ${fmt(percentile(downLatency, 0.99), 1)}, max ${fmt(Math.max(0, ...downLatency), 1)}): ${statusList(down)}; ` +
+          `(p50 ${fmt(percentile(downLatency, 0.5), 1)}, p99 ${fmt(percentile(downLatency, 0.99), 1)}, max ${fmt(Math.max(0, ...downLatency), 1)} at the client; ` +
+          `${gatewayDown === undefined ? 'gateway time not measured' : `${gatewayDown.within} of ${gatewayDown.all} 503s within 10 ms in the gateway`}): ${statusList(down)}; ` +
           `after their return: registered in ${fmt(registeredMs)}, GETs whole in ${fmt(getsBackMs)}, orders ${quietMs === undefined ? 'still failing after 75 s' : `whole in ${fmt(quietMs)}`}`,
         met: v.met,
         misses: v.misses,

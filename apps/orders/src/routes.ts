@@ -101,7 +101,20 @@ export function orderRoutes(deps: OrderRouteDeps): (app: ServiceApp) => void {
   return (app) => {
     app.post(
       '/orders',
-      { schema: { body: PlaceOrderBody, response: { 201: OrderView } } },
+      {
+        schema: { body: PlaceOrderBody, response: { 201: OrderView } },
+        // No order can be placed while users or products cannot take a call (every breaker open,
+        // no instance): answer their 503 at once, before the idempotency claim or any other work.
+        onRequest: (_req, _reply, done) => {
+          try {
+            deps.users.ensureAvailable();
+            deps.stock.ensureAvailable();
+            done();
+          } catch (err) {
+            done(err as Error);
+          }
+        },
+      },
       async (req, reply) =>
         atEdge(async () => {
           const order = await placeOrder(deps, req.body, contextOf(req));

@@ -224,6 +224,31 @@ describe.each(engines)('orders on %s', (engine) => {
       await expectNoTrace({ [ok]: 10, [down]: 10 });
     });
 
+    it('answers at once when products or users cannot take a call: no lookup, no claim of the Idempotency-Key', async () => {
+      const user = mesh.addUser(uuidv7());
+      const p = mesh.addProduct(uuidv7(), 1, 10);
+      const order = { user_id: user, items: [{ product_id: p, quantity: 1 }] };
+      const key = { 'idempotency-key': `fast-${uuidv7()}` };
+      for (const service of ['product-service', 'user-service']) {
+        mesh.unavailable.set(
+          service,
+          new MeshError('NO_HEALTHY_INSTANCE', `every instance of ${service} has an open circuit breaker`, { retryAfter: 7 }),
+        );
+        const res = await placeOrder(order, key);
+        expectProblem(res, 503, new RegExp(service));
+        expect(res.headers['retry-after']).toBe('7');
+        // The dependency failed, not this service: the caller's breaker for it must not count it.
+        expect(res.headers['x-meshkit-upstream-error']).toBeDefined();
+        mesh.unavailable.clear();
+      }
+      expect(mesh.calls).toEqual([]);
+      await expectNoTrace({ [p]: 10 });
+
+      // The key was never claimed: the same request goes through once they are back.
+      expect((await placeOrder(order, key)).statusCode).toBe(201);
+      expect(mesh.stockOf(p)).toBe(9);
+    });
+
     it('passes a users outage (502) through and reserves nothing', async () => {
       const user = mesh.addUser(uuidv7());
       const p = mesh.addProduct(uuidv7(), 1, 10);

@@ -19,6 +19,8 @@ export interface StockReservations {
   /** A definite answer resolves; a network failure or an off-contract answer rejects (MeshError). */
   reserve(productId: string, orderId: string, quantity: number, ctx?: RequestContext): Promise<ReserveOutcome>;
   release(productId: string, orderId: string, ctx?: RequestContext): Promise<ReleaseOutcome>;
+  /** Throws the 503 a reservation would fail with now (no product instance can take one); sends nothing. */
+  ensureAvailable(): void;
 }
 
 const reservationPath = (productId: string, orderId: string) =>
@@ -52,6 +54,10 @@ export function stockReservations(caller: ServiceCaller): StockReservations {
       if (res.status === 200 || res.status === 204) return 'released';
       if (res.status === 404) return 'absent';
       throw unexpectedAnswer(PRODUCTS_SERVICE, `DELETE ${path}`, res);
+    },
+
+    ensureAvailable() {
+      caller.ensureAvailable?.(PRODUCTS_SERVICE);
     },
   };
 }

@@ -8,6 +8,8 @@ export const USERS_SERVICE = 'user-service';
 export interface UserDirectory {
   /** True on 200, false on 404; any other outcome rejects with a MeshError. */
   exists(userId: string, ctx?: RequestContext): Promise<boolean>;
+  /** Throws the 503 a lookup would fail with now (no user instance can take one); sends nothing. */
+  ensureAvailable(): void;
 }
 
 export function userDirectory(caller: ServiceCaller): UserDirectory {
@@ -21,6 +23,10 @@ export function userDirectory(caller: ServiceCaller): UserDirectory {
       if (res.status === 200) return true;
       if (res.status === 404) return false;
       throw unexpectedAnswer(USERS_SERVICE, `GET /users/${userId}`, res);
+    },
+
+    ensureAvailable() {
+      caller.ensureAvailable?.(USERS_SERVICE);
     },
   };
 }

@@ -40,8 +40,15 @@ export class FakeMesh implements ServiceCaller {
   /** `${productId}/${orderId}` → quantity. */
   readonly reservations = new Map<string, number>();
   readonly calls: CallRecord[] = [];
+  /** Services that cannot take a call now (every breaker open, say): `ensureAvailable` throws this. */
+  readonly unavailable = new Map<string, MeshError>();
   private faults: FaultRule[] = [];
   private gates: Array<{ matches(service: string, req: ServiceRequest): boolean; until: Promise<void> }> = [];
+
+  ensureAvailable(service: string): void {
+    const refusal = this.unavailable.get(service);
+    if (refusal) throw refusal;
+  }
 
   addUser(id: string): string {
     this.users.add(id);

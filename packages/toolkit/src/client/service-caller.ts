@@ -45,4 +45,10 @@ export interface ServiceResponse<T = unknown> {
  */
 export interface ServiceCaller {
   call<T = unknown>(service: string, request: ServiceRequest): Promise<ServiceResponse<T>>;
+  /**
+   * Throws, at once and sending nothing, the NO_HEALTHY_INSTANCE MeshError (503 + Retry-After) a
+   * call would fail with now: no instance, or every one behind an open breaker. A request that
+   * cannot succeed without `service` checks first and fails fast, before doing work of its own.
+   */
+  ensureAvailable?(service: string): void;
 }

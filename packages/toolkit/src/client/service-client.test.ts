@@ -936,3 +936,38 @@ describe('per-attempt timeout and overall deadline', () => {
     expect(circuitOf(client, fine!.instance.id)).toMatchObject({ ejected: false });
   });
 });
+
+describe('ensureAvailable: failing fast before doing work', () => {
+  it('throws the 503 a call would get (no instance, every breaker open), sends nothing, and passes when one can take it', async () => {
+    const clock = new ManualClock(1_000_000);
+    const [a, b] = await servers(2);
+    for (const u of [a!, b!]) u.handler = (_req, res) => json(res, 500, {});
+    const { client, source } = clientOver([a!.instance, b!.instance], { clock, breaker: { threshold: 1, openMs: 5000 } });
+    expect(() => client.ensureAvailable(SERVICE)).not.toThrow();
+
+    await client.call(SERVICE, { ...get(), maxAttempts: 1 });
+    expect(() => client.ensureAvailable(SERVICE)).not.toThrow();
+    await client.call(SERVICE, { ...get(), maxAttempts: 1 });
+    const sent = a!.seen.length + b!.seen.length;
+    expect(sent).toBe(2);
+    const err = (() => {
+      try {
+        client.ensureAvailable(SERVICE);
+      } catch (e) {
+        return e as MeshError;
+      }
+      throw new Error('ensureAvailable passed with every breaker open');
+    })();
+    expect(err).toMatchObject({ code: 'NO_HEALTHY_INSTANCE', status: 503, retryAfter: 5 });
+    expect(a!.seen.length + b!.seen.length).toBe(sent);
+
+    // Half-open after openMs: a probe may go, so it passes.
+    clock.advance(5000);
+    expect(() => client.ensureAvailable(SERVICE)).not.toThrow();
+
+    source.remove(a!.instance.id);
+    source.remove(b!.instance.id);
+    expect(() => client.ensureAvailable(SERVICE)).toThrow(/no healthy instance/);
+  });
+});
+

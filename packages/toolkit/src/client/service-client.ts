@@ -444,15 +444,24 @@ export class ServiceClient implements ServiceDispatcher {
     return isIdempotent(req) ? (code ?? 'connection error') : undefined;
   }
 
+  ensureAvailable(service: string): void {
+    // What `pick` would admit: ejections do not matter here, panic routing ignores them when no
+    // other instance is left.
+    const healthy = this.healthyStates(service);
+    if (!healthy.some((s) => s.breaker.available())) throw this.unavailable(service, healthy);
+  }
+
   /** Picks and admits an instance, or explains with a 503 why none can take the request. */
   private choose(service: string, key: string | undefined): InstanceState {
     const chosen = this.pick(service, key, new Set());
     if (chosen) return chosen;
-    const healthy = this.healthyStates(service);
+    throw this.unavailable(service, this.healthyStates(service));
+  }
+
+  /** Why no instance of `service` can take a request: none healthy, or all refusing for a while. */
+  private unavailable(service: string, healthy: InstanceState[]): MeshError {
     if (healthy.length === 0) {
-      throw new MeshError('NO_HEALTHY_INSTANCE', `no healthy instance of ${service}`, {
-        retryAfter: 1,
-      });
+      return new MeshError('NO_HEALTHY_INSTANCE', `no healthy instance of ${service}`, { retryAfter: 1 });
     }
     const detector = this.groupFor(service).detector;
     const waitMs = Math.min(
@@ -461,7 +470,7 @@ export class ServiceClient implements ServiceDispatcher {
     const why = healthy.some((s) => detector.isEjected(s.instance.id))
       ? 'is ejected or has an open circuit breaker'
       : 'has an open circuit breaker';
-    throw new MeshError('NO_HEALTHY_INSTANCE', `every instance of ${service} ${why}`, {
+    return new MeshError('NO_HEALTHY_INSTANCE', `every instance of ${service} ${why}`, {
       retryAfter: Math.max(1, Math.ceil(waitMs / 1000)),
     });
   }
