@@ -6,12 +6,15 @@ import {
   registerClientMetrics,
   systemClock,
   type Clock,
+  type InstanceSource,
   type ServiceApp,
   type ServiceDispatcher,
   type UpstreamMetrics,
 } from '@meshkit/toolkit';
 import type { FastifyBaseLogger } from 'fastify';
 import { mergedDocs } from './api-docs.js';
+import { AttemptStats } from './dashboard/attempt-stats.js';
+import { installDashboard } from './dashboard/dashboard.js';
 import { FaultInjector, faultsRoute, type FaultRule } from './fault-injection.js';
 import { proxyPlugin } from './proxy.js';
 import { registryRoute } from './registry-view.js';
@@ -43,6 +46,12 @@ export interface GatewayOptions {
   upstreamMetrics?: UpstreamMetrics;
   /** How long the merged `/docs/json` is kept, ms. Default 5000. */
   docsTtlMs?: number;
+  /** The client's per-instance figures over the last seconds (fed by its `onAttempt`), shown at `/dashboard`. */
+  attemptStats?: AttemptStats;
+  /** The instance source's change feed: the dashboard shows an instance coming or going at once. */
+  onInstancesChange?: InstanceSource['onChange'];
+  /** The built dashboard UI. Default `apps/gateway/dist-dashboard/`. */
+  dashboardDir?: string;
   clock?: Clock;
 }
 
@@ -58,7 +67,7 @@ export interface GatewayHandle {
 const healthStatus = { created: 'starting', running: 'healthy', stopping: 'draining' } as const;
 
 /** Paths the gateway answers itself; no route may take them over. */
-const ownPaths = ['/health', '/registry', '/faults', '/metrics', '/docs'];
+const ownPaths = ['/health', '/registry', '/faults', '/metrics', '/docs', '/dashboard'];
 
 /**
  * The public edge: its own `/`, health and `/registry`, and every method under each route prefix
@@ -93,8 +102,8 @@ export async function createGateway(options: GatewayOptions): Promise<GatewayHan
     apiDocs: {
       title: 'meshkit API',
       description: 'Every routed service through the gateway, and the gateway itself',
-      // The proxy's catch-all routes; the services' own documents describe those paths.
-      hide: (url) => matchRoute(routes, url) !== undefined,
+      // The proxy's catch-all routes (the services' own documents describe those paths), and the dashboard's.
+      hide: (url) => matchRoute(routes, url) !== undefined || url === '/dashboard' || url.startsWith('/dashboard/'),
       document: (own) => docs(own),
     },
   });
@@ -119,6 +128,14 @@ export async function createGateway(options: GatewayOptions): Promise<GatewayHan
     return { status: 'ready' };
   });
   registryRoute(app, options.client);
+  const dashboard = installDashboard(app, {
+    client: options.client,
+    routes,
+    stats: options.attemptStats ?? new AttemptStats({ clock }),
+    clock,
+    ...(options.onInstancesChange === undefined ? {} : { onChange: options.onInstancesChange }),
+    ...(options.dashboardDir === undefined ? {} : { uiDir: options.dashboardDir }),
+  });
   faultsRoute(app, faults);
   if (faults.active) {
     app.log.warn({ faults: faults.rules }, 'fault injection is on: some requests will be delayed or refused');
@@ -129,6 +146,7 @@ export async function createGateway(options: GatewayOptions): Promise<GatewayHan
     requestTimeoutMs: options.requestTimeoutMs,
     clock,
     ...(faults.active ? { faults } : {}),
+    onUpstream: dashboard.onUpstream,
   });
 
   let url = '';

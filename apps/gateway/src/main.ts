@@ -5,9 +5,11 @@ import {
   registerRegistryMetrics,
   ServiceClient,
   type ServiceClientLogger,
+  systemClock,
   UpstreamMetrics,
 } from '@meshkit/toolkit';
 import type { FastifyBaseLogger } from 'fastify';
+import { AttemptStats } from './dashboard/attempt-stats.js';
 import type { FaultRule } from './fault-injection.js';
 import { createGateway, type GatewayHandle } from './gateway.js';
 import type { Route } from './route-table.js';
@@ -47,6 +49,7 @@ export async function createGatewayApp(options: GatewayAppOptions): Promise<Gate
     warn: (obj, msg) => appLog?.warn(obj, msg),
   };
   const upstreamMetrics = new UpstreamMetrics();
+  const attemptStats = new AttemptStats({ clock: options.clock ?? systemClock });
   const client = new ServiceClient({
     source: options.source,
     strategy: options.strategy,
@@ -58,7 +61,10 @@ export async function createGatewayApp(options: GatewayAppOptions): Promise<Gate
     retry: options.retry,
     clock: options.clock,
     logger: clientLog,
-    onAttempt: upstreamMetrics.onAttempt,
+    onAttempt: (attempt) => {
+      upstreamMetrics.onAttempt(attempt);
+      attemptStats.onAttempt(attempt);
+    },
   });
   let gateway: GatewayHandle;
   try {
@@ -74,6 +80,8 @@ export async function createGatewayApp(options: GatewayAppOptions): Promise<Gate
       faults: options.faults,
       faultRandom: options.faultRandom,
       upstreamMetrics,
+      attemptStats,
+      onInstancesChange: (listener) => options.source.onChange(listener),
       clock: options.clock,
     });
   } catch (err) {

@@ -8,6 +8,7 @@ import {
   REQUEST_TIMEOUT_HEADER,
   sendProblem,
   type ServiceDispatcher,
+  type ServiceInstance,
   type UpstreamResponse,
 } from '@meshkit/toolkit';
 import type { FastifyInstance, FastifyReply, FastifyRequest, HTTPMethods } from 'fastify';
@@ -27,6 +28,8 @@ export interface ProxyOptions {
   faults?: FaultInjector;
   /** Reads the time a client's `x-request-timeout-ms` counts from. */
   clock: Clock;
+  /** Told which instance answered a request (the dashboard's recent requests). */
+  onUpstream?: (request: FastifyRequest, instance: ServiceInstance) => void;
 }
 
 /**
@@ -126,6 +129,7 @@ async function forward(
     return sendProblem(reply, asUpstreamError(err, service));
   }
 
+  options.onUpstream?.(request, upstream.instance);
   reply.code(upstream.statusCode);
   reply.headers(clientResponseHeaders(upstream.headers));
   reply.header('x-request-id', request.id);
