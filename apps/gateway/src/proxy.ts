@@ -1,15 +1,15 @@
-import { PassThrough, type Readable } from 'node:stream';
+import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
   type Clock,
   deadlineFromHeaders,
-  isMeshError,
   MeshError,
   REQUEST_TIMEOUT_HEADER,
+  type InjectedFault,
   sendProblem,
+  type ForwardHandle,
   type ServiceDispatcher,
   type ServiceInstance,
-  type UpstreamResponse,
 } from '@meshkit/toolkit';
 import type { FastifyInstance, FastifyReply, FastifyRequest, HTTPMethods } from 'fastify';
 import { FAULT_HEADER, type FaultInjector, sendInjectedAbort } from './fault-injection.js';
@@ -50,15 +50,16 @@ export async function proxyPlugin(scope: FastifyInstance, options: ProxyOptions)
   }
 }
 
-async function forward(
-  request: FastifyRequest,
-  reply: FastifyReply,
-  service: string,
-  options: ProxyOptions,
-): Promise<FastifyReply> {
+/**
+ * Forwards one request. Nothing is returned to Fastify: the answer is sent by `sendProblem` (no
+ * answer came) or written straight to the raw response as the upstream's bytes arrive (Fastify's
+ * onResponse hooks still run: metrics, access log, spans, dashboard).
+ */
+function forward(request: FastifyRequest, reply: FastifyReply, service: string, options: ProxyOptions): void {
   if (hasDotSegment(request.url)) {
     // `/users/../internal/x` must not reach past the prefix at an upstream that normalises paths.
-    return sendProblem(reply, new MeshError('BAD_REQUEST', 'The path must not contain "." or ".." segments'));
+    sendProblem(reply, new MeshError('BAD_REQUEST', 'The path must not contain "." or ".." segments'));
+    return;
   }
 
   // A client that says how long it waits (`x-request-timeout-ms`) bounds every attempt together;
@@ -68,44 +69,93 @@ async function forward(
     const now = options.clock.now();
     deadline = deadlineFromHeaders(request.headers, now);
     if (deadline !== undefined && deadline <= now) {
-      return sendProblem(
-        reply,
-        new MeshError('UPSTREAM_TIMEOUT', `The client's ${REQUEST_TIMEOUT_HEADER} left no time to call ${service}`),
-      );
+      const detail = `The client's ${REQUEST_TIMEOUT_HEADER} left no time to call ${service}`;
+      sendProblem(reply, new MeshError('UPSTREAM_TIMEOUT', detail));
+      return;
     }
   }
-
-  // The client hanging up before the answer: stop the upstream work it no longer waits for.
-  const abort = new AbortController();
-  const onClose = () => {
-    if (!reply.raw.writableFinished) abort.abort();
-  };
-  reply.raw.once('close', onClose);
 
   const fault = options.faults?.decide(request.url, service);
-  if (fault !== undefined) {
-    reply.header(FAULT_HEADER, fault.header);
-    if (fault.delayMs > 0) {
-      try {
-        await sleep(fault.delayMs, undefined, { signal: abort.signal });
-      } catch {
-        // The client went away during the delay: the upstream is never called. 499 (nginx's
-        // "client closed request") reaches nobody; it tells the access log what happened.
-        reply.raw.off('close', onClose);
-        request.log.info({ service }, 'client closed the request during an injected delay');
-        return reply.code(499).send();
-      }
-    }
-    if (fault.abortStatus !== undefined) {
+  if (fault === undefined) send(request, reply, service, options, deadline);
+  else void withFault(request, reply, service, options, deadline, fault);
+}
+
+/** An injected delay (cut short if the client goes away), then an injected abort or the real call. */
+async function withFault(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  service: string,
+  options: ProxyOptions,
+  deadline: number | undefined,
+  fault: InjectedFault,
+): Promise<void> {
+  reply.header(FAULT_HEADER, fault.header);
+  if (fault.delayMs > 0) {
+    const gone = new AbortController();
+    const onClose = () => gone.abort();
+    reply.raw.once('close', onClose);
+    try {
+      await sleep(fault.delayMs, undefined, { signal: gone.signal });
+    } catch {
+      // The client went away during the delay: the upstream is never called. 499 (nginx's
+      // "client closed request") reaches nobody; it tells the access log what happened.
+      request.log.info({ service }, 'client closed the request during an injected delay');
+      reply.code(499).send();
+      return;
+    } finally {
       reply.raw.off('close', onClose);
-      request.log.debug({ service, status: fault.abortStatus, rule: fault.rule.prefix }, 'injected abort');
-      return sendInjectedAbort(reply, fault, service);
     }
   }
+  if (fault.abortStatus !== undefined) {
+    request.log.debug({ service, status: fault.abortStatus, rule: fault.rule.prefix }, 'injected abort');
+    sendInjectedAbort(reply, fault, service);
+    return;
+  }
+  send(request, reply, service, options, deadline);
+}
 
-  let upstream: UpstreamResponse;
-  try {
-    upstream = await options.client.dispatch(service, {
+/**
+ * The call itself. The response is committed at the upstream's first body byte (or its end): an
+ * upstream that breaks off before that is still answered with a 502 problem; one that breaks off
+ * later cuts the client's connection. The client hanging up stops the upstream work.
+ */
+function send(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  service: string,
+  options: ProxyOptions,
+  deadline: number | undefined,
+): void {
+  const res = reply.raw;
+  let head: { status: number; headers: IncomingHttpHeaders } | undefined;
+  let committed = false;
+  const onClose = () => {
+    if (!res.writableFinished) handle.abort();
+  };
+  const onDrain = () => handle.resume();
+  const commit = (): boolean => {
+    committed = true;
+    const { status, headers } = head as { status: number; headers: IncomingHttpHeaders };
+    const out: OutgoingHttpHeaders = { ...(reply.getHeaders() as OutgoingHttpHeaders), ...clientResponseHeaders(headers) };
+    out['x-request-id'] = request.id;
+    // Fastify's onSend hooks are skipped on this path: a draining gateway closes the connection itself.
+    if (!reply.server.server.listening) out.connection = 'close';
+    try {
+      res.writeHead(status, out);
+    } catch (err) {
+      // A header Node refuses to send (a forbidden character): the upstream's fault.
+      handle.abort();
+      sendProblem(reply, new MeshError('UPSTREAM_FAILED', `${service} sent a header that cannot be passed on`, { cause: err }));
+      return false;
+    }
+    reply.hijack();
+    res.on('drain', onDrain);
+    return true;
+  };
+
+  const handle: ForwardHandle = options.client.forward(
+    service,
+    {
       method: request.method,
       path: request.url,
       headers: upstreamRequestHeaders(request.headers, {
@@ -116,25 +166,42 @@ async function forward(
       body: Buffer.isBuffer(request.body) ? request.body : null,
       timeoutMs: options.requestTimeoutMs,
       deadline,
-      signal: abort.signal,
       // The gateway's SERVER span parents the CLIENT span of each attempt.
       traceContext: request.traceContext,
-    });
-  } catch (err) {
-    reply.raw.off('close', onClose);
-    if (abort.signal.aborted) {
-      // Nobody is listening any more; Fastify discards what is sent on a closed response.
-      request.log.info({ service }, 'client closed the request before the upstream answered');
-    }
-    return sendProblem(reply, asUpstreamError(err, service));
-  }
-
-  options.onUpstream?.(request, upstream.instance);
-  reply.code(upstream.statusCode);
-  reply.headers(clientResponseHeaders(upstream.headers));
-  reply.header('x-request-id', request.id);
-  if (fault !== undefined) reply.header(FAULT_HEADER, fault.header);
-  return reply.send(guardBody(upstream.body, service, abort));
+    },
+    {
+      headers: (status, headers, instance) => {
+        head = { status, headers };
+        options.onUpstream?.(request, instance);
+        return true;
+      },
+      data: (chunk) => {
+        if (!committed && !commit()) return false;
+        return res.write(chunk);
+      },
+      end: () => {
+        res.off('close', onClose);
+        if (!committed && !commit()) return;
+        res.off('drain', onDrain);
+        res.end();
+      },
+      error: (err) => {
+        res.off('close', onClose);
+        res.off('drain', onDrain);
+        if (committed) {
+          // Mid-body: the client must not take a cut body for a whole one.
+          res.destroy(err);
+          return;
+        }
+        if (res.destroyed) {
+          // Nobody is listening any more; the access log still hears of it.
+          request.log.info({ service }, 'client closed the request before the upstream answered');
+        }
+        sendProblem(reply, err.status === 502 && head !== undefined ? brokeOff(service, err) : err);
+      },
+    },
+  );
+  res.once('close', onClose);
 }
 
 // A `.` or `..` segment, also percent-encoded (%2e), in the path part of a URL.
@@ -145,27 +212,7 @@ export function hasDotSegment(url: string): boolean {
   return DOT_SEGMENT.test(q === -1 ? url : url.slice(0, q + 1));
 }
 
-/** A failure the client can be told about: MeshErrors as they are, anything else a 502. */
-function asUpstreamError(err: unknown, service: string): MeshError {
-  if (isMeshError(err)) return err;
-  return new MeshError('UPSTREAM_FAILED', `${service} could not be reached`, { cause: err });
-}
-
-/**
- * The upstream body as the client receives it. An upstream that breaks off before the first
- * byte is written becomes a 502 (not a 500); a client that goes away mid-body stops the upstream.
- */
-function guardBody(body: Readable, service: string, abort: AbortController): Readable {
-  const out = new PassThrough();
-  body.once('error', (err) => {
-    out.destroy(new MeshError('UPSTREAM_FAILED', `${service} broke off its response`, { cause: err }));
-  });
-  out.once('close', () => {
-    if (!body.readableEnded) {
-      abort.abort();
-      body.destroy();
-    }
-  });
-  body.pipe(out);
-  return out;
+/** An upstream that sent its head and broke off before any body byte: a 502, as if nothing came. */
+function brokeOff(service: string, err: MeshError): MeshError {
+  return new MeshError('UPSTREAM_FAILED', `${service} broke off its response`, { cause: err });
 }

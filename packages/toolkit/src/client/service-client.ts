@@ -1,5 +1,5 @@
 import type { IncomingHttpHeaders } from 'node:http';
-import { finished, Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import type { Context } from '@opentelemetry/api';
 import { type Dispatcher, Pool } from 'undici';
 import { createStrategy } from '../balancing/create-strategy.js';
@@ -12,13 +12,16 @@ import { MeshError, UPSTREAM_ERROR_HEADER } from '../errors.js';
 import type { ServiceInstance } from '../registry/instance.js';
 import { CircuitBreaker } from '../resilience/circuit-breaker.js';
 import { REQUEST_TIMEOUT_HEADER, remainingMs, requestTimeoutHeaderValue } from '../resilience/deadline.js';
+import { ExchangeHandler } from './exchange-handler.js';
 import { OutlierDetector, type OutlierDetectorOptions } from '../resilience/outlier-detector.js';
 import { RetryBudget, type RetryBudgetOptions } from '../resilience/retry-budget.js';
 import { endClientSpan, startClientSpan, withTraceHeaders } from '../telemetry/client-spans.js';
 import type { ServiceRequest, ServiceResponse } from './service-caller.js';
 import type {
+  ForwardHandle,
   RawServiceRequest,
   ServiceDispatcher,
+  UpstreamSink,
   ServiceSnapshot,
   UpstreamResponse,
 } from './upstream.js';
@@ -106,6 +109,20 @@ const IDEMPOTENT_METHODS = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE']);
 
 /** setTimeout's largest delay; a time further away than this gets no timer of ours. */
 const MAX_TIMER_MS = 2_147_483_647;
+
+/** Aborted because the caller gave up (or a retried answer's body was too long to read away). */
+const GAVE_UP_CODE = 'MESHKIT_CALLER_GAVE_UP';
+
+/** How much of a retried answer's body is read away to keep its connection; past it, the connection goes. */
+const DISCARD_LIMIT_BYTES = 64 * 1024;
+
+/** What an attempt tells the retry loop. `headers` decides: pass the body on, pause, or read it away. */
+interface AttemptListener {
+  headers(status: number, headers: IncomingHttpHeaders): 'go' | 'pause' | 'discard';
+  data(chunk: Buffer): boolean;
+  end(): void;
+  error(err: Error, headersCame: boolean): void;
+}
 
 /** The share of its per-attempt timeout an attempt the deadline cut short needs for a verdict. */
 const FAIR_CHANCE_SHARE = 0.5;
@@ -196,17 +213,12 @@ interface Outgoing {
   deadline: number | undefined;
   maxAttempts: number | undefined;
   key: string | undefined;
-  signal: AbortSignal | undefined;
   /** Parent of each attempt's CLIENT span; the active context when absent. */
   traceContext: Context | undefined;
 }
 
-interface Answer {
-  response: Dispatcher.ResponseData;
-  state: InstanceState;
-  /** Settles once the body is over and the outcome and in-flight count are recorded. */
-  settled: Promise<void>;
-}
+/** What to do after an attempt that may be retried. */
+type NextStep = { kind: 'retry'; state: InstanceState } | { kind: 'stop' } | { kind: 'timeout'; error: MeshError };
 
 /** What the client keeps per service: its outlier detector, retry budget and counters. */
 class ServiceGroup {
@@ -281,7 +293,7 @@ export class ServiceClient implements ServiceDispatcher {
     this.unsubscribe = this.source.onChange((service) => this.forgetDeparted(service));
   }
 
-  async call<T = unknown>(service: string, request: ServiceRequest): Promise<ServiceResponse<T>> {
+  call<T = unknown>(service: string, request: ServiceRequest): Promise<ServiceResponse<T>> {
     const headers: IncomingHttpHeaders = { accept: 'application/json' };
     for (const [name, value] of Object.entries(request.headers ?? {})) {
       headers[name.toLowerCase()] = value;
@@ -289,54 +301,107 @@ export class ServiceClient implements ServiceDispatcher {
     if (request.requestId !== undefined) headers['x-request-id'] ??= request.requestId;
     if (request.traceparent !== undefined) headers.traceparent ??= request.traceparent;
     const body = encodeBody(request.body, headers);
-    const { response, state, settled } = await this.send(service, {
-      method: request.method,
-      path: request.path,
-      headers,
-      body,
-      timeoutMs: request.timeoutMs ?? this.requestTimeoutMs,
-      deadline: request.deadline,
-      maxAttempts: request.maxAttempts,
-      key: request.key,
-      signal: undefined,
-      traceContext: request.traceContext,
+    return new Promise((resolve, reject) => {
+      const chunks: Buffer[] = [];
+      let head: { status: number; headers: IncomingHttpHeaders; instance: ServiceInstance } | undefined;
+      this.exchange(
+        service,
+        {
+          method: request.method,
+          path: request.path,
+          headers,
+          body,
+          timeoutMs: request.timeoutMs ?? this.requestTimeoutMs,
+          deadline: request.deadline,
+          maxAttempts: request.maxAttempts,
+          key: request.key,
+          traceContext: request.traceContext,
+        },
+        {
+          headers: (status, answered, instance) => {
+            head = { status, headers: answered, instance };
+            return true;
+          },
+          data: (chunk) => chunks.push(chunk) > 0,
+          // Called once the breaker saw the outcome: the caller's next call sees it too.
+          end: () => {
+            if (!head) return;
+            try {
+              const text = Buffer.concat(chunks).toString('utf8');
+              resolve({
+                status: head.status,
+                headers: head.headers,
+                body: decodeBody(text, head.headers, service) as T,
+                instanceId: head.instance.id,
+              });
+            } catch (err) {
+              reject(err);
+            }
+          },
+          error: reject,
+        },
+      );
     });
-    let text: string;
-    try {
-      text = await response.body.text();
-    } catch (err) {
-      throw this.toMeshError(err, service, state.instance);
-    } finally {
-      // Resolve only after the breaker saw this outcome: the caller's next call must see it too.
-      await settled;
-    }
-    return {
-      status: response.statusCode,
-      headers: response.headers,
-      body: decodeBody(text, response.headers, service) as T,
-      instanceId: state.instance.id,
-    };
   }
 
-  async dispatch(service: string, request: RawServiceRequest): Promise<UpstreamResponse> {
-    const { response, state } = await this.send(service, {
-      method: request.method,
-      path: request.path,
-      headers: request.headers,
-      body: request.body,
-      timeoutMs: request.timeoutMs ?? this.requestTimeoutMs,
-      deadline: request.deadline,
-      maxAttempts: request.maxAttempts,
-      key: request.key,
-      signal: request.signal,
-      traceContext: request.traceContext,
+  dispatch(service: string, request: RawServiceRequest): Promise<UpstreamResponse> {
+    return new Promise((resolve, reject) => {
+      let body: Readable | undefined;
+      let ended = false;
+      const signal = request.signal;
+      const onAbort = () => handle.abort();
+      const handle = this.forward(service, request, {
+        headers: (statusCode, headers, instance) => {
+          body = new Readable({
+            read: () => handle.resume(),
+            destroy: (err, done) => {
+              // Destroyed by its consumer before the end: stop reading the upstream.
+              if (!ended) handle.abort();
+              done(err);
+            },
+          });
+          resolve({ statusCode, headers, body, instance });
+          return true;
+        },
+        data: (chunk) => body?.push(chunk) ?? false,
+        end: () => {
+          ended = true;
+          signal?.removeEventListener('abort', onAbort);
+          body?.push(null);
+        },
+        error: (err) => {
+          ended = true;
+          signal?.removeEventListener('abort', onAbort);
+          if (body) body.destroy(err);
+          else reject(err);
+        },
+      });
+      if (signal?.aborted) handle.abort();
+      else signal?.addEventListener('abort', onAbort, { once: true });
     });
-    return {
-      statusCode: response.statusCode,
-      headers: response.headers,
-      body: response.body,
-      instance: state.instance,
-    };
+  }
+
+  /**
+   * The gateway's path: `request` to an instance of `service`, the answer streamed into `sink`
+   * as it comes (no stream objects), retried elsewhere when safe before anything reached the
+   * sink. The sink may be called before this returns (a 503 when no instance can take it).
+   */
+  forward(service: string, request: RawServiceRequest, sink: UpstreamSink): ForwardHandle {
+    return this.exchange(
+      service,
+      {
+        method: request.method,
+        path: request.path,
+        headers: request.headers,
+        body: request.body,
+        timeoutMs: request.timeoutMs ?? this.requestTimeoutMs,
+        deadline: request.deadline,
+        maxAttempts: request.maxAttempts,
+        key: request.key,
+        traceContext: request.traceContext,
+      },
+      sink,
+    );
   }
 
   snapshot(): ServiceSnapshot[] {
@@ -374,70 +439,126 @@ export class ServiceClient implements ServiceDispatcher {
     await Promise.all(states.map((s) => s.closePool()));
   }
 
-  /** The first attempt, then retries on other instances while it is safe and allowed. */
-  private async send(service: string, req: Outgoing): Promise<Answer> {
-    if (this.closed) throw new MeshError('UPSTREAM_FAILED', 'the service client is closed');
+  /**
+   * The first attempt, then retries on other instances while it is safe and allowed: a retried
+   * answer's body is read away (its outcome recorded) before the next attempt starts.
+   */
+  private exchange(service: string, req: Outgoing, sink: UpstreamSink): ForwardHandle {
+    let current: ExchangeHandler | undefined;
+    let gaveUp = false;
+    const handle: ForwardHandle = {
+      abort: () => {
+        gaveUp = true;
+        current?.abort(callerGaveUp());
+      },
+      resume: () => current?.resume(),
+    };
+    if (this.closed) {
+      sink.error(new MeshError('UPSTREAM_FAILED', 'the service client is closed'));
+      return handle;
+    }
     if (req.deadline !== undefined && remainingMs(req.deadline, this.clock.now()) < 1) {
-      throw new MeshError('UPSTREAM_TIMEOUT', `the deadline for ${service} passed before the request was sent`);
+      sink.error(new MeshError('UPSTREAM_TIMEOUT', `the deadline for ${service} passed before the request was sent`));
+      return handle;
+    }
+    let first: InstanceState;
+    try {
+      first = this.choose(service, req.key);
+    } catch (err) {
+      sink.error(err as MeshError);
+      return handle;
     }
     const group = this.groupFor(service);
     const maxAttempts = req.maxAttempts === undefined ? this.maxAttempts : attemptsAllowed(req.maxAttempts);
     const tried = new Set<string>();
-    let state = this.choose(service, req.key);
     group.budget.deposit();
     group.counters.requests += 1;
-    for (let attempt = 1; ; attempt += 1) {
-      tried.add(state.instance.id);
-      let answer: Answer | undefined;
-      let failure: unknown;
-      try {
-        answer = await this.attempt(state, req, attempt);
-      } catch (err) {
-        failure = err;
-      }
-      const done = (): Answer => {
-        if (answer) return answer;
-        throw this.toMeshError(failure, service, state.instance);
-      };
 
-      const reason = this.retryReason(req, answer, failure);
-      if (reason === undefined || attempt >= maxAttempts || this.closed) return done();
-      if (req.deadline !== undefined && remainingMs(req.deadline, this.clock.now()) < 1) {
-        if (answer) return answer;
-        throw new MeshError(
-          'UPSTREAM_TIMEOUT',
-          `${service}: the deadline passed after ${attempt} attempt(s); last: ${reason}`,
-          { cause: failure },
-        );
-      }
-      if (!group.budget.canRetry()) {
-        group.counters.retryBudgetExhausted += 1;
-        this.logger?.debug({ service, instance: state.instance.id, reason }, 'retry budget exhausted; not retrying');
-        return done();
-      }
-      const next = this.pick(service, req.key, tried);
-      if (!next) return done();
-      group.budget.tryWithdraw();
-      group.counters.retries += 1;
-      this.logger?.debug(
-        { service, instance: state.instance.id, retryOn: next.instance.id, attempt: attempt + 1, reason },
-        'retrying on another instance',
+    const run = (state: InstanceState, attempt: number): void => {
+      tried.add(state.instance.id);
+      let retryOn: InstanceState | undefined;
+      current = this.attempt(state, req, attempt, () => gaveUp, {
+        headers: (status, headers) => {
+          const reason = this.retryReason(req, gaveUp, status, undefined);
+          const next = reason === undefined ? undefined : this.nextStep(service, req, state, attempt, maxAttempts, tried, reason);
+          if (next?.kind === 'retry') {
+            retryOn = next.state;
+            return 'discard';
+          }
+          return sink.headers(status, headers, state.instance) ? 'go' : 'pause';
+        },
+        data: (chunk) => sink.data(chunk),
+        end: () => {
+          if (retryOn) retry(retryOn, attempt + 1);
+          else sink.end();
+        },
+        error: (err, headersCame) => {
+          if (retryOn) return retry(retryOn, attempt + 1);
+          if (headersCame) return sink.error(this.toMeshError(err, service, state.instance));
+          const reason = this.retryReason(req, gaveUp, undefined, err);
+          const next = reason === undefined ? undefined : this.nextStep(service, req, state, attempt, maxAttempts, tried, reason, err);
+          if (next?.kind === 'retry') run(next.state, attempt + 1);
+          else if (next?.kind === 'timeout') sink.error(next.error);
+          else sink.error(this.toMeshError(err, service, state.instance));
+        },
+      });
+    };
+    // After a retried answer was read away: the caller may have given up meanwhile.
+    const retry = (state: InstanceState, attempt: number): void => {
+      if (!gaveUp) return run(state, attempt);
+      this.recordNoVerdict(state);
+      sink.error(new MeshError('UPSTREAM_FAILED', `the caller stopped waiting for ${service}`));
+    };
+    run(first, 1);
+    return handle;
+  }
+
+  /** Whether another attempt may follow a retryable outcome, and where: attempts, deadline, budget, instances. */
+  private nextStep(
+    service: string,
+    req: Outgoing,
+    state: InstanceState,
+    attempt: number,
+    maxAttempts: number,
+    tried: ReadonlySet<string>,
+    reason: string,
+    failure?: unknown,
+  ): NextStep {
+    if (attempt >= maxAttempts || this.closed) return { kind: 'stop' };
+    if (req.deadline !== undefined && remainingMs(req.deadline, this.clock.now()) < 1) {
+      // An answer in hand is still given; a failure becomes the deadline's 504.
+      if (failure === undefined) return { kind: 'stop' };
+      const error = new MeshError(
+        'UPSTREAM_TIMEOUT',
+        `${service}: the deadline passed after ${attempt} attempt(s); last: ${reason}`,
+        { cause: failure },
       );
-      if (answer) await discard(answer);
-      state = next;
+      return { kind: 'timeout', error };
     }
+    const group = this.groupFor(service);
+    if (!group.budget.canRetry()) {
+      group.counters.retryBudgetExhausted += 1;
+      this.logger?.debug({ service, instance: state.instance.id, reason }, 'retry budget exhausted; not retrying');
+      return { kind: 'stop' };
+    }
+    const next = this.pick(service, req.key, tried);
+    if (!next) return { kind: 'stop' };
+    group.budget.tryWithdraw();
+    group.counters.retries += 1;
+    this.logger?.debug(
+      { service, instance: state.instance.id, retryOn: next.instance.id, attempt: attempt + 1, reason },
+      'retrying on another instance',
+    );
+    return { kind: 'retry', state: next };
   }
 
   /**
    * Why the outcome of an attempt may be retried elsewhere, or undefined when it may not: the
    * caller gave up, the body cannot be sent again, it is not safe, or the outcome is final.
    */
-  private retryReason(req: Outgoing, answer: Answer | undefined, failure: unknown): string | undefined {
-    if (req.signal?.aborted || req.body instanceof Readable) return undefined;
-    if (answer) {
-      const status = answer.response.statusCode;
-      return this.retryOn.has(status) && isIdempotent(req) ? `status ${status}` : undefined;
-    }
+  private retryReason(req: Outgoing, gaveUp: boolean, status: number | undefined, failure: unknown): string | undefined {
+    if (gaveUp || req.body instanceof Readable) return undefined;
+    if (status !== undefined) return this.retryOn.has(status) && isIdempotent(req) ? `status ${status}` : undefined;
     const code = errorCode(failure);
     if (code === DEADLINE_CODE) return undefined;
     if (code !== undefined && NOT_SENT_CODES.has(code)) return `${code} (not sent)`;
@@ -560,13 +681,20 @@ export class ServiceClient implements ServiceDispatcher {
   /**
    * Sends to an admitted instance, with `min(per-attempt timeout, what remains of the deadline)`
    * and that time in `x-request-timeout-ms`. The outcome reaches the breaker and the outlier
-   * detector, and in-flight goes down, when the response body has ended, errored or been
-   * destroyed: a body that breaks midway is a failure. An attempt the deadline cut short gives no
-   * verdict on the instance (the caller ran out of time, the instance may be fine) unless it had at
-   * least half its per-attempt timeout and no headers came. Each attempt
-   * is a CLIENT span, and the `traceparent` sent names it (when tracing is on).
+   * detector, and in-flight goes down, when the response body has ended or failed (before the
+   * listener hears `end`/`error`): a body that breaks midway is a failure. An attempt the deadline
+   * cut short gives no verdict on the instance (the caller ran out of time, the instance may be
+   * fine) unless it had at least half its per-attempt timeout and no headers came; nor does one
+   * its caller gave up on before the headers. Each attempt is a CLIENT span, and the
+   * `traceparent` sent names it (when tracing is on).
    */
-  private async attempt(state: InstanceState, req: Outgoing, attempt: number): Promise<Answer> {
+  private attempt(
+    state: InstanceState,
+    req: Outgoing,
+    attempt: number,
+    gaveUp: () => boolean,
+    listener: AttemptListener,
+  ): ExchangeHandler {
     const sentAt = this.clock.now();
     const remaining = req.deadline === undefined ? Number.POSITIVE_INFINITY : remainingMs(req.deadline, sentAt);
     const timeoutMs = Math.max(1, Math.min(req.timeoutMs, remaining));
@@ -581,75 +709,101 @@ export class ServiceClient implements ServiceDispatcher {
       clientSpan.headers,
     );
 
-    // Our own timers, not undici's headersTimeout alone: those tick at about 1 s resolution. The
-    // per-attempt timer runs until the headers arrive (bodies stream on, bounded per chunk by
-    // bodyTimeout); the deadline's runs until the body ends: connecting and the body included.
-    const abort = new AbortController();
-    const signal = req.signal ? AbortSignal.any([req.signal, abort.signal]) : abort.signal;
-    const headersTimer =
-      cutShort || timeoutMs > MAX_TIMER_MS
-        ? undefined
-        : setTimeout(() => abort.abort(attemptTimedOut(timeoutMs)), Math.ceil(timeoutMs));
-    const deadlineTimer =
-      req.deadline !== undefined && remaining <= MAX_TIMER_MS
-        ? setTimeout(() => abort.abort(deadlineExceeded()), Math.ceil(remaining))
-        : undefined;
+    let status: number | undefined;
+    // The instance answered for a service further down that failed: it works, its dependency does not.
+    let dependencyFailed = false;
+    let discarding = false;
+    let discarded = 0;
+    let headersTimer: NodeJS.Timeout | undefined;
+    let deadlineTimer: NodeJS.Timeout | undefined;
     const stopTimers = () => {
       clearTimeout(headersTimer);
       clearTimeout(deadlineTimer);
     };
     // The caller gave up, or ran out of time before the instance had a fair chance: that says
     // nothing about the instance.
-    const noVerdict = (err: unknown, headersCame: boolean) => {
-      if (req.signal?.aborted === true) return true;
+    const noVerdict = (err: unknown) => {
       const code = errorCode(err) ?? '';
+      if (code === GAVE_UP_CODE || gaveUp()) return true;
       const outOfTime = code === DEADLINE_CODE || (cutShort && TIMEOUT_CODES.has(code));
-      return outOfTime && (headersCame || !fairChance);
+      return outOfTime && (status !== undefined || !fairChance);
     };
-
-    state.inFlight += 1;
-    let response: Dispatcher.ResponseData;
-    try {
-      response = await state.connections().request({
-        method: req.method as Dispatcher.HttpMethod,
-        path: req.path,
-        headers,
-        body: req.body ?? null,
-        headersTimeout: timeoutMs,
-        bodyTimeout: timeoutMs,
-        signal,
-      });
-    } catch (err) {
+    const settle = (err: Error | undefined) => {
       stopTimers();
       state.inFlight -= 1;
-      if (noVerdict(err, false)) this.recordNoVerdict(state);
-      else this.recordFailure(state, err);
-      this.report(state, undefined, sentAt, errorCode(err) ?? 'error');
-      endClientSpan(clientSpan.span, undefined, errorCode(err) ?? 'error');
-      throw err;
-    }
-    clearTimeout(headersTimer);
-    state.latency.observe(this.clock.now() - sentAt);
-    const status = response.statusCode;
-    // The instance answered for a service further down that failed: it works, its dependency does not.
-    const dependencyFailed = response.headers[UPSTREAM_ERROR_HEADER] !== undefined;
-    const settled = new Promise<void>((resolve) => {
-      finished(response.body, (err) => {
-        stopTimers();
-        state.inFlight -= 1;
-        const code = errorCode(err);
-        // Destroyed by the consumer (UND_ERR_ABORTED, premature close): the status decides.
-        const byConsumer = code === 'UND_ERR_ABORTED' || code === 'ERR_STREAM_PREMATURE_CLOSE';
-        if (err && !byConsumer && noVerdict(err, true)) this.recordNoVerdict(state);
-        else if ((err && !byConsumer) || (status >= 500 && !dependencyFailed)) this.recordFailure(state, err ?? status);
+      const code = errorCode(err);
+      let error: string | undefined;
+      if (status === undefined) {
+        error = code ?? 'error';
+        if (noVerdict(err)) this.recordNoVerdict(state);
+        else this.recordFailure(state, err);
+      } else {
+        // Stopped by the caller (it went away mid-body, or a retried body was dropped): the status decides.
+        const byCaller = err !== undefined && code === GAVE_UP_CODE;
+        if (err && !byCaller) error = code ?? 'error';
+        if (err && !byCaller && noVerdict(err)) this.recordNoVerdict(state);
+        else if ((err && !byCaller) || (status >= 500 && !dependencyFailed)) this.recordFailure(state, err ?? status);
         else this.recordSuccess(state);
-        const error = err && !byConsumer ? (code ?? 'error') : undefined;
-        this.report(state, status, sentAt, error);
-        endClientSpan(clientSpan.span, status, error);
-        resolve();
-      });
+      }
+      this.report(state, status, sentAt, error);
+      endClientSpan(clientSpan.span, status, error);
+    };
+
+    const handler = new ExchangeHandler({
+      headers: (answered, answerHeaders) => {
+        clearTimeout(headersTimer);
+        state.latency.observe(this.clock.now() - sentAt);
+        status = answered;
+        dependencyFailed = answerHeaders[UPSTREAM_ERROR_HEADER] !== undefined;
+        const next = listener.headers(answered, answerHeaders);
+        discarding = next === 'discard';
+        return next !== 'pause';
+      },
+      data: (chunk) => {
+        if (!discarding) return listener.data(chunk);
+        // A retried answer is read away, up to a limit: past it, the connection is dropped instead.
+        discarded += chunk.length;
+        if (discarded > DISCARD_LIMIT_BYTES) handler.abort(callerGaveUp());
+        return true;
+      },
+      complete: () => {
+        settle(undefined);
+        listener.end();
+      },
+      error: (err) => {
+        settle(err);
+        listener.error(err, status !== undefined);
+      },
     });
-    return { response, state, settled };
+
+    // Our own timers, not undici's headersTimeout alone: those tick at about 1 s resolution. The
+    // per-attempt timer runs until the headers arrive (bodies stream on, bounded per chunk by
+    // bodyTimeout); the deadline's runs until the body ends: connecting and the body included.
+    if (!cutShort && timeoutMs <= MAX_TIMER_MS) {
+      headersTimer = setTimeout(() => handler.abort(attemptTimedOut(timeoutMs)), Math.ceil(timeoutMs));
+    }
+    if (req.deadline !== undefined && remaining <= MAX_TIMER_MS) {
+      deadlineTimer = setTimeout(() => handler.abort(deadlineExceeded()), Math.ceil(remaining));
+    }
+    state.inFlight += 1;
+    try {
+      state.connections().dispatch(
+        {
+          method: req.method as Dispatcher.HttpMethod,
+          path: req.path,
+          headers,
+          body: req.body ?? null,
+          headersTimeout: timeoutMs,
+          bodyTimeout: timeoutMs,
+        },
+        handler,
+      );
+    } catch (err) {
+      // Refused before anything was sent (a closed pool, invalid options); told after this
+      // returns, like any other outcome, so the retry loop holds the handler first.
+      queueMicrotask(() => handler.onError(err as Error));
+    }
+    return handler;
   }
 
   /** Tells `onAttempt`; a throwing hook must not break the request. */
@@ -753,6 +907,10 @@ function deadlineExceeded(): Error {
   return Object.assign(new Error('the deadline passed'), { code: DEADLINE_CODE });
 }
 
+function callerGaveUp(): Error {
+  return Object.assign(new Error('the caller stopped waiting for the answer'), { code: GAVE_UP_CODE });
+}
+
 /** A copy of the headers with `name` set to `value`, whatever the case it was given in. */
 function withHeader(
   headers: Readonly<Record<string, string | string[] | undefined>>,
@@ -765,12 +923,6 @@ function withHeader(
   }
   out[name] = value;
   return out;
-}
-
-/** Reads away (or drops) an answer that is being retried, and waits until its outcome is recorded. */
-async function discard(answer: Answer): Promise<void> {
-  await answer.response.body.dump({ limit: 64 * 1024 }).catch(() => undefined);
-  await answer.settled;
 }
 
 /** Objects and arrays go as JSON; strings and bytes as they are. */

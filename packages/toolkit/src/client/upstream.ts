@@ -1,6 +1,7 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Readable } from 'node:stream';
 import type { Context } from '@opentelemetry/api';
+import type { MeshError } from '../errors.js';
 import type { ServiceInstance } from '../registry/instance.js';
 import type { ServiceCaller } from './service-caller.js';
 
@@ -22,6 +23,28 @@ export interface RawServiceRequest {
   signal?: AbortSignal;
   /** The trace context the attempts' CLIENT spans are children of (the gateway's SERVER span's). */
   traceContext?: Context;
+}
+
+/**
+ * Where an answer goes, in order: `headers`, `data`…, then `end`; or `error` alone (no answer:
+ * a MeshError, 502/503/504), or `error` after `headers` (the body broke off). Outcomes are
+ * recorded (breaker, outlier detector, in-flight) before `end` or `error` is called.
+ */
+export interface UpstreamSink {
+  /** The answer's head, from `instance`; false pauses reading until the handle's `resume()`. */
+  headers(status: number, headers: IncomingHttpHeaders, instance: ServiceInstance): boolean;
+  /** A body chunk; false pauses reading until the handle's `resume()`. */
+  data(chunk: Buffer): boolean;
+  end(): void;
+  error(err: MeshError): void;
+}
+
+/** A forwarded request in flight. */
+export interface ForwardHandle {
+  /** The caller gave up: stop the attempt (it gives no verdict on the instance unless its status came). */
+  abort(): void;
+  /** Read on after the sink paused. */
+  resume(): void;
 }
 
 /** An upstream answer whose body is still a stream: consume it or destroy it. */
@@ -52,6 +75,8 @@ export interface ServiceSnapshot {
 /** The full client: JSON calls for services, raw dispatch for the gateway, and its view for /registry. */
 export interface ServiceDispatcher extends ServiceCaller {
   dispatch(service: string, request: RawServiceRequest): Promise<UpstreamResponse>;
+  /** Like `dispatch`, with the answer written into `sink` as it comes: no stream, no promise. */
+  forward(service: string, request: RawServiceRequest, sink: UpstreamSink): ForwardHandle;
   /** Every known service and instance (healthy or not) with the client's breaker and load state. */
   snapshot(): ServiceSnapshot[];
   close(): Promise<void>;
