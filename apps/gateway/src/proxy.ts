@@ -1,4 +1,4 @@
-import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
+import type { OutgoingHttpHeaders } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
   type Clock,
@@ -7,13 +7,13 @@ import {
   REQUEST_TIMEOUT_HEADER,
   type InjectedFault,
   sendProblem,
-  type ForwardHandle,
   type ServiceDispatcher,
   type ServiceInstance,
 } from '@meshkit/toolkit';
 import type { FastifyInstance, FastifyReply, FastifyRequest, HTTPMethods } from 'fastify';
 import { FAULT_HEADER, type FaultInjector, sendInjectedAbort } from './fault-injection.js';
-import { clientResponseHeaders, upstreamRequestHeaders } from './headers.js';
+import { upstreamRequestHeaders } from './headers.js';
+import { relay } from './relay.js';
 import type { Route } from './route-table.js';
 
 /** Every method the gateway forwards; the upstream decides which ones a path supports. */
@@ -114,11 +114,7 @@ async function withFault(
   send(request, reply, service, options, deadline);
 }
 
-/**
- * The call itself. The response is committed at the upstream's first body byte (or its end): an
- * upstream that breaks off before that is still answered with a 502 problem; one that breaks off
- * later cuts the client's connection. The client hanging up stops the upstream work.
- */
+/** The call, its answer written straight to the raw response (Fastify's onSend hooks are skipped). */
 function send(
   request: FastifyRequest,
   reply: FastifyReply,
@@ -126,34 +122,8 @@ function send(
   options: ProxyOptions,
   deadline: number | undefined,
 ): void {
-  const res = reply.raw;
-  let head: { status: number; headers: IncomingHttpHeaders } | undefined;
-  let committed = false;
-  const onClose = () => {
-    if (!res.writableFinished) handle.abort();
-  };
-  const onDrain = () => handle.resume();
-  const commit = (): boolean => {
-    committed = true;
-    const { status, headers } = head as { status: number; headers: IncomingHttpHeaders };
-    const out: OutgoingHttpHeaders = { ...(reply.getHeaders() as OutgoingHttpHeaders), ...clientResponseHeaders(headers) };
-    out['x-request-id'] = request.id;
-    // Fastify's onSend hooks are skipped on this path: a draining gateway closes the connection itself.
-    if (!reply.server.server.listening) out.connection = 'close';
-    try {
-      res.writeHead(status, out);
-    } catch (err) {
-      // A header Node refuses to send (a forbidden character): the upstream's fault.
-      handle.abort();
-      sendProblem(reply, new MeshError('UPSTREAM_FAILED', `${service} sent a header that cannot be passed on`, { cause: err }));
-      return false;
-    }
-    reply.hijack();
-    res.on('drain', onDrain);
-    return true;
-  };
-
-  const handle: ForwardHandle = options.client.forward(
+  relay(
+    options.client,
     service,
     {
       method: request.method,
@@ -170,38 +140,16 @@ function send(
       traceContext: request.traceContext,
     },
     {
-      headers: (status, headers, instance) => {
-        head = { status, headers };
-        options.onUpstream?.(request, instance);
-        return true;
-      },
-      data: (chunk) => {
-        if (!committed && !commit()) return false;
-        return res.write(chunk);
-      },
-      end: () => {
-        res.off('close', onClose);
-        if (!committed && !commit()) return;
-        res.off('drain', onDrain);
-        res.end();
-      },
-      error: (err) => {
-        res.off('close', onClose);
-        res.off('drain', onDrain);
-        if (committed) {
-          // Mid-body: the client must not take a cut body for a whole one.
-          res.destroy(err);
-          return;
-        }
-        if (res.destroyed) {
-          // Nobody is listening any more; the access log still hears of it.
-          request.log.info({ service }, 'client closed the request before the upstream answered');
-        }
-        sendProblem(reply, err.status === 502 && head !== undefined ? brokeOff(service, err) : err);
-      },
+      res: reply.raw,
+      requestId: request.id,
+      ownHeaders: () => ({ ...(reply.getHeaders() as OutgoingHttpHeaders) }),
+      committed: () => reply.hijack(),
+      problem: (err) => sendProblem(reply, err),
+      closing: () => !reply.server.server.listening,
+      upstream: (instance) => options.onUpstream?.(request, instance),
+      log: request.log,
     },
   );
-  res.once('close', onClose);
 }
 
 // A `.` or `..` segment, also percent-encoded (%2e), in the path part of a URL.
@@ -210,9 +158,4 @@ const DOT_SEGMENT = /\/(?:\.|%2e){1,2}(?:[/?#]|$)/i;
 export function hasDotSegment(url: string): boolean {
   const q = url.indexOf('?');
   return DOT_SEGMENT.test(q === -1 ? url : url.slice(0, q + 1));
-}
-
-/** An upstream that sent its head and broke off before any body byte: a 502, as if nothing came. */
-function brokeOff(service: string, err: MeshError): MeshError {
-  return new MeshError('UPSTREAM_FAILED', `${service} broke off its response`, { cause: err });
 }
