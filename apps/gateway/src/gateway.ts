@@ -5,7 +5,9 @@ import {
   MeshError,
   registerClientMetrics,
   systemClock,
+  tracingStarted,
   type Clock,
+  type FrontDoor,
   type InstanceSource,
   type ServiceApp,
   type ServiceDispatcher,
@@ -15,6 +17,7 @@ import type { FastifyBaseLogger } from 'fastify';
 import { mergedDocs } from './api-docs.js';
 import { AttemptStats } from './dashboard/attempt-stats.js';
 import { installDashboard } from './dashboard/dashboard.js';
+import { fastPath } from './fast-path.js';
 import { FaultInjector, faultsRoute, type FaultRule } from './fault-injection.js';
 import { proxyPlugin } from './proxy.js';
 import { registryRoute } from './registry-view.js';
@@ -44,6 +47,12 @@ export interface GatewayOptions {
   faultRandom?: () => number;
   /** The client's per-attempt series (fed by its `onAttempt`), served at `/metrics` with the rest. */
   upstreamMetrics?: UpstreamMetrics;
+  /**
+   * Relay plain proxied GETs and HEADs beside Fastify (`fast-path.ts`). Default true; it steps
+   * aside by itself while meshkit's tracing or fault injection is on. Turn it off when an
+   * OpenTelemetry SDK of your own should see every proxied request.
+   */
+  fastPath?: boolean;
   /** How long the merged `/docs/json` is kept, ms. Default 5000. */
   docsTtlMs?: number;
   /** The client's per-instance figures over the last seconds (fed by its `onAttempt`), shown at `/dashboard`. */
@@ -94,7 +103,9 @@ export async function createGateway(options: GatewayOptions): Promise<GatewayHan
     ...(options.docsTtlMs === undefined ? {} : { ttlMs: options.docsTtlMs }),
     logger: { warn: (obj, msg) => app.log.warn(obj, msg) },
   });
+  const front: FrontDoor = {};
   const app: ServiceApp = createServiceApp({
+    front,
     logger: options.logger,
     bodyLimit: options.bodyLimit,
     corsOrigins: options.corsOrigins,
@@ -148,6 +159,20 @@ export async function createGateway(options: GatewayOptions): Promise<GatewayHan
     ...(faults.active ? { faults } : {}),
     onUpstream: dashboard.onUpstream,
   });
+  if (options.fastPath !== false) {
+    front.take = fastPath({
+      client: options.client,
+      routes,
+      ...(options.requestTimeoutMs === undefined ? {} : { requestTimeoutMs: options.requestTimeoutMs }),
+      clock,
+      log: app.log,
+      metrics: app.metrics,
+      // The full path makes the spans, the injected faults and a draining gateway's 503s.
+      enabled: () => state === 'running' && !faults.active && !tracingStarted(),
+      draining: () => state === 'stopping',
+      onServed: dashboard.served,
+    });
+  }
 
   let url = '';
   let stopping: Promise<void> | undefined;

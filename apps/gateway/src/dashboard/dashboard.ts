@@ -1,5 +1,6 @@
 import type { Clock, ServiceDispatcher, ServiceInstance } from '@meshkit/toolkit';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { ServedRequest } from '../fast-path.js';
 import type { Route } from '../route-table.js';
 import type { AttemptStats } from './attempt-stats.js';
 import { dashboardView } from './dashboard-view.js';
@@ -34,6 +35,8 @@ export interface DashboardOptions {
 export interface Dashboard {
   /** For the proxy: the instance that answered `request`. */
   onUpstream(request: FastifyRequest, instance: ServiceInstance): void;
+  /** For the fast path, which has no Fastify request: one proxied request, answered. */
+  served(request: ServedRequest): void;
   view(): DashboardView;
 }
 
@@ -98,6 +101,9 @@ export function installDashboard(app: FastifyInstance, options: DashboardOptions
   return {
     onUpstream(request, instance) {
       request.upstreamInstanceId = instance.id;
+    },
+    served(r) {
+      recent.add(r.id, r.method, r.url, r.status, r.elapsedMs, r.service, r.instanceId, clock.now());
     },
     view,
   };

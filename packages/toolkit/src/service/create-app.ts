@@ -1,7 +1,8 @@
+import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import { AjvCompiler } from '@fastify/ajv-compiler';
 import cors from '@fastify/cors';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import Fastify, { type FastifyBaseLogger, type FastifyServerOptions } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyServerFactory, type FastifyServerOptions } from 'fastify';
 import { ConfigError } from '../config/config.js';
 import { AccessLogController, appLogger } from '../telemetry/access-log.js';
 import { createLogger } from '../telemetry/logger.js';
@@ -29,6 +30,13 @@ export interface ServiceAppOptions {
   apiDocs?: ApiDocsOptions | false;
   /** Whose SERVER spans these are. Default: `logBindings.service` (else `meshkit`) and `.instance`. */
   traceIdentity?: TraceIdentity;
+  /** Sees every request before Fastify does (the gateway's fast path); set its `take` any time. */
+  front?: FrontDoor;
+}
+
+/** A request listener in front of Fastify: `take` returns true when it answers the request itself. */
+export interface FrontDoor {
+  take?: (req: IncomingMessage, res: ServerResponse) => boolean;
 }
 
 export const DEFAULT_BODY_LIMIT = 1024 * 1024;
@@ -67,6 +75,7 @@ export function createServiceApp(options: ServiceAppOptions = {}): ServiceApp {
     // Our own 503 while closing (graceful-close.ts) is problem+json with a request id.
     return503OnClosing: false,
     schemaController: { compilersFactory: { buildValidator: strictValidatorFactory() } },
+    ...(options.front === undefined ? {} : { serverFactory: frontedServer(options.front) }),
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   // First: the request's span covers every other hook.
@@ -133,4 +142,26 @@ function lowerCaseHeaderNames<S>(schema: S): S {
     out.required = s.required.map((name) => (typeof name === 'string' ? name.toLowerCase() : name));
   }
   return out as S;
+}
+
+/** Fastify's own HTTP/1 server, with `front` asked first for every request. */
+function frontedServer(front: FrontDoor): FastifyServerFactory {
+  return (handler, options) => {
+    const opts = options as {
+      http?: http.ServerOptions;
+      keepAliveTimeout: number;
+      requestTimeout: number;
+      connectionTimeout: number;
+      maxRequestsPerSocket: number;
+    };
+    const server = http.createServer(opts.http ?? {}, (req, res) => {
+      if (front.take?.(req, res) !== true) handler(req, res);
+    });
+    // What Fastify sets on a server it makes itself.
+    server.keepAliveTimeout = opts.keepAliveTimeout;
+    server.requestTimeout = opts.requestTimeout;
+    server.setTimeout(opts.connectionTimeout);
+    if (opts.maxRequestsPerSocket > 0) server.maxRequestsPerSocket = opts.maxRequestsPerSocket;
+    return server;
+  };
 }

@@ -31,23 +31,37 @@ export function problemBody(
   return body;
 }
 
-/** Sends a MeshError as problem+json (with `Retry-After` when it has one). */
-export function sendProblem(reply: FastifyReply, error: MeshError): FastifyReply {
-  const body = problemBody(error.status, error.title, error.message, problemType(error.code), {
-    instance: pathOf(reply.request),
-    ...error.extensions,
-  });
-  if (isDependencyFailure(error.code)) reply.header(UPSTREAM_ERROR_HEADER, problemType(error.code));
-  return sendBody(reply, error.status, body, error.retryAfter);
+/** A MeshError as a problem+json response: status, headers and the serialised body. */
+export interface ProblemResponse {
+  status: number;
+  headers: Record<string, string>;
+  body: string;
 }
 
-function sendBody(reply: FastifyReply, status: number, body: object, retryAfter?: number): FastifyReply {
-  reply.code(status).header('content-type', PROBLEM_CONTENT_TYPE);
-  if (retryAfter !== undefined) {
-    reply.header('retry-after', String(Math.max(0, Math.ceil(retryAfter))));
-  }
+/**
+ * The response a MeshError becomes (with `Retry-After` when it has one, and the upstream-error mark
+ * when a dependency failed), for a request to `url` (its path, without the query, is `instance`).
+ */
+export function problemResponse(error: MeshError, url: string): ProblemResponse {
+  const body = problemBody(error.status, error.title, error.message, problemType(error.code), {
+    instance: pathOfUrl(url),
+    ...error.extensions,
+  });
+  const headers: Record<string, string> = { 'content-type': PROBLEM_CONTENT_TYPE };
+  if (error.retryAfter !== undefined) headers['retry-after'] = String(Math.max(0, Math.ceil(error.retryAfter)));
+  if (isDependencyFailure(error.code)) headers[UPSTREAM_ERROR_HEADER] = problemType(error.code);
+  return { status: error.status, headers, body: JSON.stringify(body) };
+}
+
+/** Sends a MeshError as problem+json (with `Retry-After` when it has one). */
+export function sendProblem(reply: FastifyReply, error: MeshError): FastifyReply {
+  const problem = problemResponse(error, reply.request.url);
   // Pre-serialised: a route's response schema for this status must not reshape the problem.
-  return reply.send(JSON.stringify(body));
+  return reply.code(problem.status).headers(problem.headers).send(problem.body);
+}
+
+function sendBody(reply: FastifyReply, status: number, body: object): FastifyReply {
+  return reply.code(status).header('content-type', PROBLEM_CONTENT_TYPE).send(JSON.stringify(body));
 }
 
 /**
@@ -156,7 +170,10 @@ function codeForStatus(status: number): ErrorCode | undefined {
 }
 
 function pathOf(request: FastifyRequest): string {
-  const url = request.url;
+  return pathOfUrl(request.url);
+}
+
+function pathOfUrl(url: string): string {
   const q = url.indexOf('?');
   const path = q === -1 ? url : url.slice(0, q);
   return path.length > 200 ? `${path.slice(0, 200)}…` : path;

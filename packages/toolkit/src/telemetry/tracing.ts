@@ -144,6 +144,11 @@ export function startTracing(options: TracingOptions): Tracing {
   };
 }
 
+/** Whether `startTracing` installed the SDK in this process (and it is not shut down). */
+export function tracingStarted(): boolean {
+  return active !== undefined;
+}
+
 /**
  * The tracer for spans of `service`: with `resourcePerService`, one whose resource names that
  * service; otherwise the global one (meshkit's SDK, another registered SDK, or the no-op).

@@ -1,0 +1,171 @@
+import { randomUUID } from 'node:crypto';
+import http, { type IncomingHttpHeaders } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Writable } from 'node:stream';
+import {
+  createLogger,
+  createServiceApp,
+  parseMetricSamples,
+  ServiceClient,
+  type ServiceInstance,
+  StaticInstanceSource,
+  systemClock,
+} from '@meshkit/toolkit';
+import { request } from 'undici';
+import { afterEach, describe, expect, it } from 'vitest';
+import { type FastPath, fastPath, type ServedRequest } from './fast-path.js';
+import { defaultRoutes } from './route-table.js';
+
+const cleanups: (() => Promise<unknown>)[] = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+
+async function listen(server: http.Server): Promise<number> {
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  cleanups.push(
+    () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  );
+  return (server.address() as AddressInfo).port;
+}
+
+/** An upstream that echoes what it saw of each request. */
+async function upstream(): Promise<{ instance: ServiceInstance; seen: IncomingHttpHeaders[] }> {
+  const seen: IncomingHttpHeaders[] = [];
+  const port = await listen(
+    http.createServer((req, res) => {
+      seen.push(req.headers);
+      res.writeHead(200, { 'content-type': 'application/json', 'x-upstream': 'yes', connection: 'keep-alive' });
+      res.end(JSON.stringify({ url: req.url }));
+    }),
+  );
+  const instance: ServiceInstance = {
+    id: randomUUID(),
+    service: 'product-service',
+    version: '1',
+    host: '127.0.0.1',
+    port,
+    weight: 1,
+    tags: [],
+    meta: {},
+    status: 'healthy',
+    registeredAt: 0,
+    lastHeartbeat: 0,
+  };
+  return { instance, seen };
+}
+
+/**
+ * The fast path in front of a stand-in for Fastify that answers 599 "fallback": what it takes,
+ * and what it leaves to the full path.
+ */
+async function front(instances: ServiceInstance[], enabled = () => true) {
+  const lines: Record<string, unknown>[] = [];
+  const destination = new Writable({
+    write(chunk, _enc, done) {
+      for (const l of String(chunk).split('\n').filter(Boolean)) lines.push(JSON.parse(l) as Record<string, unknown>);
+      done();
+    },
+  });
+  const app = createServiceApp({ logger: createLogger({ destination }), logBindings: { service: 'api-gateway' } });
+  cleanups.push(() => app.close());
+  const client = new ServiceClient({ source: new StaticInstanceSource(instances) });
+  cleanups.push(() => client.close());
+  const served: ServedRequest[] = [];
+  const take: FastPath = fastPath({
+    client,
+    routes: defaultRoutes,
+    clock: systemClock,
+    log: app.log,
+    metrics: app.metrics,
+    enabled,
+    draining: () => false,
+    onServed: (s) => served.push(s),
+  });
+  const port = await listen(
+    http.createServer((req, res) => {
+      if (!take(req, res)) res.writeHead(599).end('fallback');
+    }),
+  );
+  return { url: `http://127.0.0.1:${port}`, lines, served, metrics: () => app.metrics.metrics() };
+}
+
+async function send(url: string, options: { method?: string; headers?: Record<string, string>; body?: string } = {}) {
+  const res = await request(url, { method: (options.method ?? 'GET') as 'GET', headers: options.headers, body: options.body });
+  return { status: res.statusCode, headers: res.headers, text: await res.body.text() };
+}
+
+describe('the gateway fast path', () => {
+  it('relays a plain GET with request id, forwarded headers and trace context, and counts it like the full path', async () => {
+    const up = await upstream();
+    const gw = await front([up.instance]);
+    const res = await send(`${gw.url}/products/42?x=1`, { headers: { 'x-request-id': 'fast-1' } });
+    expect(res.status).toBe(200);
+    expect(JSON.parse(res.text)).toEqual({ url: '/products/42?x=1' });
+    expect(res.headers).toMatchObject({ 'x-request-id': 'fast-1', 'x-upstream': 'yes', 'content-type': 'application/json' });
+
+    const seen = up.seen[0] as IncomingHttpHeaders;
+    expect(seen['x-request-id']).toBe('fast-1');
+    expect(seen['x-forwarded-for']).toBe('127.0.0.1');
+    expect(seen['x-forwarded-proto']).toBe('http');
+    expect(seen.traceparent).toMatch(/^00-[0-9a-f]{32}-[0-9a-f]{16}-01$/);
+    expect(Number(seen['x-request-timeout-ms'])).toBeGreaterThan(0);
+
+    const samples = parseMetricSamples(await gw.metrics());
+    const counted = samples.find((s) => s.name === 'http_requests_total' && s.labels.route === '/products/*');
+    expect(counted).toMatchObject({ labels: { method: 'GET', status_code: '200' }, value: 1 });
+    expect(gw.lines.find((l) => l.msg === 'request completed')).toMatchObject({
+      reqId: 'fast-1',
+      service: 'api-gateway',
+      method: 'GET',
+      path: '/products/42',
+      route: '/products/*',
+      statusCode: 200,
+    });
+    expect(gw.served).toEqual([
+      expect.objectContaining({ id: 'fast-1', service: 'product-service', status: 200, instanceId: up.instance.id }),
+    ]);
+  });
+
+  it('answers for a missing service or a spent deadline with problem+json, and HEAD too', async () => {
+    const gw = await front([]);
+    const none = await send(`${gw.url}/products/1`, { headers: { 'x-request-id': 'none' } });
+    expect(none.status).toBe(503);
+    expect(none.headers['content-type']).toMatch(/^application\/problem\+json/);
+    expect(none.headers['retry-after']).toBe('1');
+    expect(none.headers['x-request-id']).toBe('none');
+    expect(JSON.parse(none.text)).toMatchObject({ status: 503, instance: '/products/1' });
+
+    const up = await upstream();
+    const gw2 = await front([up.instance]);
+    const spent = await send(`${gw2.url}/products/1`, { headers: { 'x-request-timeout-ms': '0' } });
+    expect(spent.status).toBe(504);
+    expect(up.seen).toHaveLength(0);
+    const head = await send(`${gw2.url}/products/1`, { method: 'HEAD' });
+    expect(head.status).toBe(200);
+    expect(head.text).toBe('');
+  });
+
+  it('leaves bodies, other methods, CORS, dot segments, unrouted paths and a disabled path to Fastify', async () => {
+    const up = await upstream();
+    let on = true;
+    const gw = await front([up.instance], () => on);
+    const fallback = [
+      await send(`${gw.url}/products`, { method: 'POST', body: '{}', headers: { 'content-type': 'application/json' } }),
+      await send(`${gw.url}/products/1`, { method: 'DELETE' }),
+      await send(`${gw.url}/products/1`, { headers: { origin: 'https://shop.example' } }),
+      await send(`${gw.url}/products/%2e%2e/internal`),
+      await send(`${gw.url}/nowhere`),
+      await send(`${gw.url}/productsX`),
+    ];
+    for (const res of fallback) expect(res.status).toBe(599);
+    expect((await send(`${gw.url}/products`)).status).toBe(200);
+    on = false;
+    expect((await send(`${gw.url}/products`)).status).toBe(599);
+    expect(up.seen).toHaveLength(1);
+  });
+});

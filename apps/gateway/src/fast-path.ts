@@ -1,0 +1,153 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { TLSSocket } from 'node:tls';
+import {
+  type Clock,
+  deadlineFromHeaders,
+  MeshError,
+  problemResponse,
+  REQUEST_TIMEOUT_HEADER,
+  requestIdOptions,
+  type ServiceDispatcher,
+} from '@meshkit/toolkit';
+import type { FastifyBaseLogger } from 'fastify';
+import type { Counter, Histogram, Registry } from 'prom-client';
+import { upstreamRequestHeaders } from './headers.js';
+import { hasDotSegment } from './proxy.js';
+import { relay } from './relay.js';
+import { matchRoute, type Route } from './route-table.js';
+
+/** One proxied request once its response is over: what the dashboard's recent requests keep. */
+export interface ServedRequest {
+  id: string;
+  method: string;
+  url: string;
+  service: string;
+  status: number;
+  elapsedMs: number;
+  /** The instance that answered; undefined when none did. */
+  instanceId: string | undefined;
+}
+
+export interface FastPathOptions {
+  client: ServiceDispatcher;
+  routes: readonly Route[];
+  requestTimeoutMs?: number;
+  clock: Clock;
+  /** The app's logger (the access line) and its metrics registry (the request series). */
+  log: FastifyBaseLogger;
+  metrics: Registry;
+  /** Whether the fast path may take new requests now (not while draining, tracing or injecting faults). */
+  enabled(): boolean;
+  /** True once the gateway drains: a response still relayed then closes its connection. */
+  draining(): boolean;
+  onServed?(served: ServedRequest): void;
+}
+
+/** A request listener that takes what it can and says so; the rest goes to Fastify. */
+export type FastPath = (req: IncomingMessage, res: ServerResponse) => boolean;
+
+/**
+ * The gateway's hot path, beside Fastify: a proxied GET or HEAD without a body, an `Origin` or
+ * anything unusual in its path is relayed straight from Node's request to the upstream and back,
+ * with what the full path does for it — request id, the client's deadline, x-forwarded-*, the
+ * trace context passed on (or begun), problem+json when no answer comes, `http_requests_total`
+ * and `http_request_duration_seconds` under the same labels, the same access line, the dashboard —
+ * but without Fastify's per-request objects, child logger and hook chain, which cost more CPU than
+ * the proxying itself. Everything else (bodies, CORS, dot segments, injected faults, tracing
+ * spans, a draining gateway) takes the full path.
+ */
+export function fastPath(options: FastPathOptions): FastPath {
+  const requests = options.metrics.getSingleMetric('http_requests_total') as Counter<string> | undefined;
+  const duration = options.metrics.getSingleMetric('http_request_duration_seconds') as Histogram<string> | undefined;
+  if (requests === undefined || duration === undefined) throw new Error('the app has no request metrics');
+  const { client, clock, log } = options;
+
+  return (req, res) => {
+    const method = req.method;
+    if (method !== 'GET' && method !== 'HEAD') return false;
+    const headers = req.headers;
+    if (headers.origin !== undefined || headers['transfer-encoding'] !== undefined) return false;
+    if (headers['content-length'] !== undefined && headers['content-length'] !== '0') return false;
+    const url = req.url ?? '/';
+    const route = matchRoute(options.routes, url);
+    if (route === undefined || hasDotSegment(url) || !options.enabled()) return false;
+
+    const started = performance.now();
+    const id = requestIdOptions.genReqId(req);
+    const service = route.service;
+    // Fastify's route template for this url: the prefix itself, or everything below it.
+    const template = url.length === route.prefix.length || url.charCodeAt(route.prefix.length) === 63
+      ? route.prefix
+      : `${route.prefix}/*`;
+    let instanceId: string | undefined;
+    res.once('finish', () => {
+      const status = res.statusCode;
+      const elapsedMs = performance.now() - started;
+      const labels = { method, route: template, status_code: status };
+      requests.inc(labels);
+      duration.observe(labels, elapsedMs / 1000);
+      if (infoEnabled(log)) {
+        const q = url.indexOf('?');
+        const path = q === -1 ? url : url.slice(0, q);
+        log.info(
+          { reqId: id, method, path, route: template, statusCode: status, durationMs: Math.round(elapsedMs * 10) / 10 },
+          'request completed',
+        );
+      }
+      options.onServed?.({ id, method, url, service, status, elapsedMs, instanceId });
+    });
+    const problem = (err: MeshError) => {
+      const answer = problemResponse(err, url);
+      answer.headers['x-request-id'] = id;
+      answer.headers['content-length'] = String(Buffer.byteLength(answer.body));
+      res.writeHead(answer.status, answer.headers);
+      res.end(method === 'HEAD' ? undefined : answer.body);
+    };
+
+    let deadline: number | undefined;
+    if (headers[REQUEST_TIMEOUT_HEADER] !== undefined) {
+      const now = clock.now();
+      deadline = deadlineFromHeaders(headers, now);
+      if (deadline !== undefined && deadline <= now) {
+        problem(new MeshError('UPSTREAM_TIMEOUT', `The client's ${REQUEST_TIMEOUT_HEADER} left no time to call ${service}`));
+        return true;
+      }
+    }
+
+    relay(
+      client,
+      service,
+      {
+        method,
+        path: url,
+        headers: upstreamRequestHeaders(headers, {
+          requestId: id,
+          remoteAddress: req.socket.remoteAddress,
+          protocol: (req.socket as TLSSocket).encrypted ? 'https' : 'http',
+        }),
+        body: null,
+        timeoutMs: options.requestTimeoutMs,
+        deadline,
+      },
+      {
+        res,
+        requestId: id,
+        ownHeaders: () => ({}),
+        committed: () => undefined,
+        problem,
+        closing: options.draining,
+        upstream: (instance) => {
+          instanceId = instance.id;
+        },
+        log,
+      },
+    );
+    return true;
+  };
+}
+
+/** pino's level check; a logger without one (a test's) always logs. */
+function infoEnabled(log: FastifyBaseLogger): boolean {
+  const check = (log as { isLevelEnabled?: (level: string) => boolean }).isLevelEnabled;
+  return check === undefined || check.call(log, 'info');
+}
