@@ -5,7 +5,7 @@ import {
   MeshError,
   registerClientMetrics,
   systemClock,
-  tracingStarted,
+  tracingInstalled,
   type Clock,
   type FrontDoor,
   type InstanceSource,
@@ -49,8 +49,8 @@ export interface GatewayOptions {
   upstreamMetrics?: UpstreamMetrics;
   /**
    * Relay plain proxied GETs and HEADs beside Fastify (`fast-path.ts`). Default true; it steps
-   * aside by itself while meshkit's tracing or fault injection is on. Turn it off when an
-   * OpenTelemetry SDK of your own should see every proxied request.
+   * aside by itself while an OpenTelemetry SDK is registered (the full path makes the spans) or
+   * fault injection is on.
    */
   fastPath?: boolean;
   /** How long the merged `/docs/json` is kept, ms. Default 5000. */
@@ -168,7 +168,7 @@ export async function createGateway(options: GatewayOptions): Promise<GatewayHan
       log: app.log,
       metrics: app.metrics,
       // The full path makes the spans, the injected faults and a draining gateway's 503s.
-      enabled: () => state === 'running' && !faults.active && !tracingStarted(),
+      enabled: () => state === 'running' && !faults.active && !tracingInstalled(),
       draining: () => state === 'stopping',
       onServed: dashboard.served,
     });

@@ -918,8 +918,9 @@ function withHeader(
   value: string,
 ): Record<string, string | string[]> {
   const out: Record<string, string | string[]> = {};
-  for (const [key, v] of Object.entries(headers)) {
-    if (v !== undefined && key.toLowerCase() !== name) out[key] = v;
+  for (const key in headers) {
+    const v = headers[key];
+    if (v !== undefined && (key.length !== name.length || key.toLowerCase() !== name)) out[key] = v;
   }
   out[name] = value;
   return out;

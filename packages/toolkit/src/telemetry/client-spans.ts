@@ -1,6 +1,7 @@
 import {
   type Attributes,
   context,
+  INVALID_SPAN_CONTEXT,
   propagation,
   type Span,
   SpanKind,
@@ -17,7 +18,7 @@ import {
 } from '@opentelemetry/semantic-conventions';
 import type { ServiceInstance } from '../registry/instance.js';
 import { ATTR_MESHKIT_INSTANCE } from './server-spans.js';
-import { type TraceContext, traceServiceOf, tracerFor } from './tracing.js';
+import { type TraceContext, traceServiceOf, tracerFor, tracingInstalled } from './tracing.js';
 
 export const ATTR_PEER_SERVICE = 'peer.service';
 /** The attempt's number, the first being 1 (`http.request.resend_count` is this minus one). */
@@ -30,6 +31,11 @@ export interface ClientSpan {
   headers: Record<string, string>;
 }
 
+const NO_CLIENT_SPAN: ClientSpan = Object.freeze({
+  span: trace.wrapSpanContext(INVALID_SPAN_CONTEXT),
+  headers: Object.freeze({}) as Record<string, string>,
+});
+
 /**
  * Starts the CLIENT span of one attempt to `instance`, named `METHOD service`, a child of `parent`
  * (the caller's request context; the active context when none is given). Its service is the
@@ -41,6 +47,8 @@ export function startClientSpan(
   instance: ServiceInstance,
   attempt: number,
 ): ClientSpan {
+  // No SDK: the span would be a no-op and the propagator writes nothing; skip the work per attempt.
+  if (!tracingInstalled()) return NO_CLIENT_SPAN;
   const ctx = parent ?? context.active();
   const attributes: Attributes = {
     [ATTR_HTTP_REQUEST_METHOD]: method,

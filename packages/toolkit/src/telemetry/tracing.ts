@@ -6,6 +6,7 @@ import {
   DiagLogLevel,
   diag,
   propagation,
+  ProxyTracerProvider,
   type Tracer,
   trace,
 } from '@opentelemetry/api';
@@ -147,6 +148,19 @@ export function startTracing(options: TracingOptions): Tracing {
 /** Whether `startTracing` installed the SDK in this process (and it is not shut down). */
 export function tracingStarted(): boolean {
   return active !== undefined;
+}
+
+// The API's global tracer provider is always a proxy; with no SDK registered it hands out this.
+const NO_SDK = new ProxyTracerProvider().getDelegate();
+
+/**
+ * Whether any OpenTelemetry SDK is registered (meshkit's or another): without one every span is
+ * a no-op, and the request path can skip making them. Two property reads.
+ */
+export function tracingInstalled(): boolean {
+  if (active !== undefined) return true;
+  const provider = trace.getTracerProvider();
+  return !(provider instanceof ProxyTracerProvider) || provider.getDelegate() !== NO_SDK;
 }
 
 /**
