@@ -47,4 +47,18 @@ describe('createLogger', () => {
   it('refuses an unknown level', () => {
     expect(() => createLogger({ level: 'verbose' })).toThrow();
   });
+
+  it('writes lines for people when asked (the default on a terminal), JSON lines otherwise', () => {
+    const people = sink();
+    createLogger({ pretty: true, name: 'user-service', destination: people.destination }).info({ orderId: 'o-1' }, 'reserved stock');
+    expect(people.lines.length).toBeGreaterThan(0);
+    expect(() => JSON.parse(people.lines[0] ?? '')).toThrow();
+    expect(people.lines.join('\n')).toMatch(/INFO.*\(user-service\).*reserved stock/);
+    expect(people.lines.join('\n')).toContain('orderId: "o-1"');
+
+    // A destination given (a file, a pipe, a test) is not a terminal: JSON unless told otherwise.
+    const machines = sink();
+    createLogger({ destination: machines.destination }).info('reserved stock');
+    expect(JSON.parse(machines.lines[0] ?? '')).toMatchObject({ msg: 'reserved stock' });
+  });
 });

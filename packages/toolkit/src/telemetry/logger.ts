@@ -1,5 +1,6 @@
 import { hostname } from 'node:os';
 import pino from 'pino';
+import pinoPretty from 'pino-pretty';
 
 export interface LoggerOptions {
   /** pino level (`fatal`…`trace`, or `silent`). Default `info`. */
@@ -10,6 +11,11 @@ export interface LoggerOptions {
   base?: Record<string, unknown>;
   /** Where lines go. Default stdout. */
   destination?: pino.DestinationStream;
+  /**
+   * Coloured lines for a person instead of JSON (pino-pretty). Default: when writing to stdout
+   * and stdout is a terminal; files, pipes and log collectors always get JSON lines.
+   */
+  pretty?: boolean;
 }
 
 /** JSON lines (one object per line) with ISO timestamps; what every meshkit process logs with. */
@@ -20,5 +26,16 @@ export function createLogger(options: LoggerOptions = {}): pino.Logger {
     timestamp: pino.stdTimeFunctions.isoTime,
   };
   if (options.name !== undefined) settings.name = options.name;
+  const pretty = options.pretty ?? (options.destination === undefined && process.stdout.isTTY === true);
+  if (pretty) {
+    const stream = pinoPretty({
+      colorize: options.destination === undefined,
+      sync: true,
+      translateTime: 'SYS:HH:MM:ss.l',
+      ignore: 'pid,hostname',
+      ...(options.destination === undefined ? {} : { destination: options.destination as NodeJS.WritableStream }),
+    });
+    return pino(settings, stream);
+  }
   return options.destination ? pino(settings, options.destination) : pino(settings);
 }
