@@ -124,6 +124,9 @@ interface AttemptListener {
   error(err: Error, headersCame: boolean): void;
 }
 
+/** The pick context of a request without a hash key (shared: strategies only read it). */
+const NO_KEY = Object.freeze({});
+
 /** The share of its per-attempt timeout an attempt the deadline cut short needs for a verdict. */
 const FAIR_CHANCE_SHARE = 0.5;
 
@@ -604,16 +607,27 @@ export class ServiceClient implements ServiceDispatcher {
    */
   private pick(service: string, key: string | undefined, exclude: ReadonlySet<string>): InstanceState | undefined {
     const group = this.groupFor(service);
-    const healthy = this.healthyStates(service);
-    const admitting = healthy.filter((s) => s.breaker.available());
-    const available = admitting.filter((s) => !group.detector.isEjected(s.instance.id));
-    const panic = group.detector.panic(healthy.length, available.length) && admitting.length > available.length;
-    this.notePanic(service, group, panic, healthy.length, available.length);
-    let candidates = (panic ? admitting : available).filter((s) => !exclude.has(s.instance.id));
+    // One pass over the view (this runs per request): healthy, admitting, and not ejected.
+    let healthy = 0;
+    const admitting: InstanceState[] = [];
+    const available: InstanceState[] = [];
+    for (const instance of this.source.instances(service)) {
+      if (instance.status !== 'healthy') continue;
+      healthy += 1;
+      const state = this.stateOf(instance);
+      if (!state.breaker.available()) continue;
+      admitting.push(state);
+      if (!group.detector.isEjected(instance.id)) available.push(state);
+    }
+    const panic = group.detector.panic(healthy, available.length) && admitting.length > available.length;
+    this.notePanic(service, group, panic, healthy, available.length);
+    let candidates = panic ? admitting : available;
+    if (exclude.size > 0) candidates = candidates.filter((s) => !exclude.has(s.instance.id));
     if (panic && candidates.length > 0) group.counters.panicRoutes += 1;
     const strategy = this.strategyFor(service);
+    const context = key === undefined ? NO_KEY : { key };
     while (candidates.length > 0) {
-      const chosen = strategy.pick(candidates, key === undefined ? {} : { key }) as InstanceState;
+      const chosen = strategy.pick(candidates, context) as InstanceState;
       if (chosen.breaker.acquire()) return chosen;
       candidates = candidates.filter((c) => c !== chosen);
     }
