@@ -4,6 +4,7 @@ import { parseFaultRules } from '@meshkit/gateway';
 import { runCluster } from './cluster/cluster.js';
 import { checkClusterBackends, ClusterUsageError, parseReplicas, type Replicas } from './cluster/replicas.js';
 import { runDemo } from './demo.js';
+import { describeWorkerEvent, followPrimary, GatewayWorkers, isGatewayWorker, reportUp } from './gateway-workers.js';
 import { startSystem } from './launcher.js';
 import { configuredPorts, type PartName, partNames } from './parts.js';
 import { fetchStatus, watchStatus } from './status.js';
@@ -29,15 +30,50 @@ function gatewayUrl(explicit: string | undefined, config: MeshConfig): string {
 
 async function runParts(names: PartName[], ports: Record<PartName, number>, config: MeshConfig) {
   let phase: Phase = 'starting';
-  stopWithSupervisor(() => phase);
+  const worker = isGatewayWorker();
+  if (worker) followPrimary(() => phase);
+  else stopWithSupervisor(() => phase);
   const system = await startSystem(names, ports, config);
   phase = 'running';
   onShutdownSignals(() => {
     phase = 'stopping';
     return system.stop();
   });
-  // `meshkit cluster` reads this line to learn each child's URL.
-  for (const part of system.parts) console.log(`${part.name.padEnd(8)} ${part.url}`);
+  // `meshkit cluster` reads this line to learn each child's URL; a gateway worker's primary prints it once for all.
+  if (worker) for (const part of system.parts) reportUp(part.url);
+  else for (const part of system.parts) console.log(`${part.name.padEnd(8)} ${part.url}`);
+}
+
+/** `GATEWAY_WORKERS` > 1: this process supervises that many gateway workers (node:cluster) on one port. */
+async function runGatewayWorkers(count: number) {
+  let phase: Phase = 'starting';
+  stopWithSupervisor(() => phase);
+  const notice = (line: string) => console.error(`meshkit: ${line}`);
+  const workers = new GatewayWorkers({
+    count,
+    onEvent(event) {
+      const line = describeWorkerEvent(event);
+      if (line) notice(line);
+    },
+  });
+  let url: string;
+  try {
+    url = await workers.start();
+  } catch (err) {
+    notice(err instanceof Error ? err.message : String(err));
+    await workers.stop();
+    process.exit(1);
+  }
+  phase = 'running';
+  onShutdownSignals(async () => {
+    phase = 'stopping';
+    const killed = await workers.stop();
+    if (killed.length > 0) {
+      notice(`gateway worker ${killed.join(', ')} did not stop in time and was killed`);
+      throw new Error('a gateway worker was killed'); // exit 1
+    }
+  });
+  console.log(`${'gateway'.padEnd(8)} ${url}`);
 }
 
 type Phase = 'starting' | 'running' | 'stopping';
@@ -89,6 +125,9 @@ program
   .description('run the whole system in one process: gateway, users, orders, products')
   .action(async () => {
     const config = configOrExit();
+    if (config.gatewayWorkers > 1) {
+      console.error('meshkit: GATEWAY_WORKERS applies to `meshkit run gateway` (and `meshkit cluster`); start runs one gateway');
+    }
     await runParts([...partNames], configuredPorts(config), config);
   });
 
@@ -106,6 +145,10 @@ program
     if (!config.redisUrl) {
       console.error('meshkit: run needs REDIS_URL: parts in separate processes find each other through Redis');
       process.exit(2);
+    }
+    if (part === 'gateway' && config.gatewayWorkers > 1 && !isGatewayWorker()) {
+      await runGatewayWorkers(config.gatewayWorkers);
+      return;
     }
     const ports = configuredPorts(config);
     if (part !== 'gateway' && config.port !== undefined) ports[part] = config.port;

@@ -21,6 +21,7 @@ describe('loadConfig', () => {
     expect(loadConfig({})).toEqual({
       dataDir: './data',
       gatewayPort: 8000,
+      gatewayWorkers: 1,
       usersPort: 8001,
       ordersPort: 8002,
       productsPort: 8003,
@@ -52,6 +53,7 @@ describe('loadConfig', () => {
       DATABASE_SCHEMA_PREFIX: 'shop_a_',
       DATA_DIR: '/var/lib/meshkit',
       GATEWAY_PORT: '9000',
+      GATEWAY_WORKERS: '4',
       USERS_PORT: '9001',
       ORDERS_PORT: '9002',
       PRODUCTS_PORT: '9003',
@@ -88,6 +90,7 @@ describe('loadConfig', () => {
       databaseSchemaPrefix: 'shop_a_',
       dataDir: '/var/lib/meshkit',
       gatewayPort: 9000,
+      gatewayWorkers: 4,
       usersPort: 9001,
       ordersPort: 9002,
       productsPort: 9003,
@@ -137,6 +140,9 @@ describe('loadConfig', () => {
   it.each([
     [{ GATEWAY_PORT: 'abc' }, 'GATEWAY_PORT must be an integer from 0 to 65535, got "abc"'],
     [{ GATEWAY_PORT: '65536' }, 'GATEWAY_PORT must be an integer from 0 to 65535, got "65536"'],
+    [{ GATEWAY_WORKERS: '0' }, 'GATEWAY_WORKERS must be an integer from 1 to 64, got "0"'],
+    [{ GATEWAY_WORKERS: '65' }, 'GATEWAY_WORKERS must be an integer from 1 to 64, got "65"'],
+    [{ GATEWAY_WORKERS: 'two' }, 'GATEWAY_WORKERS must be an integer from 1 to 64, got "two"'],
     [{ PORT: '80.5' }, 'PORT must be an integer from 0 to 65535, got "80.5"'],
     [{ PRODUCTS_PORT: 'x' }, 'PRODUCTS_PORT must be an integer from 0 to 65535, got "x"'],
     [{ REGISTRY_PREFIX: 'two words' }, 'REGISTRY_PREFIX must be 1-100 printable characters without spaces, got "two words"'],

@@ -22,6 +22,8 @@ export interface MeshConfig {
   databaseSchemaPrefix?: string;
   dataDir: string;
   gatewayPort: number;
+  /** `GATEWAY_WORKERS`: gateway processes sharing the gateway's port (node:cluster) for `meshkit run gateway`. */
+  gatewayWorkers: number;
   /** Ports of the seed's services when `meshkit start` runs them all in one process. */
   usersPort: number;
   ordersPort: number;
@@ -90,6 +92,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): MeshConfig {
   const config: MeshConfig = {
     dataDir: read('DATA_DIR') ?? './data',
     gatewayPort: int('GATEWAY_PORT', 8000, 0, 65535),
+    gatewayWorkers: int('GATEWAY_WORKERS', 1, 1, 64),
     usersPort: int('USERS_PORT', 8001, 0, 65535),
     ordersPort: int('ORDERS_PORT', 8002, 0, 65535),
     productsPort: int('PRODUCTS_PORT', 8003, 0, 65535),
