@@ -1,33 +1,16 @@
 import { type FastifyBaseLogger, type FastifyReply, type FastifyRequest, LogController } from 'fastify';
+import { redactsItself } from './logger.js';
 import { UNMATCHED_ROUTE } from './metrics.js';
+import { LOG_REDACT_PATHS, REDACTED } from './redact.js';
 
 /**
- * What never reaches a log line, wherever it is logged from: credentials in headers (as Fastify's
- * or our own serialisers put them, or as someone logs `request.headers`) and request bodies.
- */
-export const LOG_REDACT_PATHS: readonly string[] = [
-  'req.headers.authorization',
-  'req.headers["proxy-authorization"]',
-  'req.headers.cookie',
-  'res.headers["set-cookie"]',
-  'headers.authorization',
-  'headers["proxy-authorization"]',
-  'headers.cookie',
-  'headers["set-cookie"]',
-  '*.headers.authorization',
-  '*.headers["proxy-authorization"]',
-  '*.headers.cookie',
-  '*.headers["set-cookie"]',
-  'body',
-  '*.body',
-];
-
-/**
- * The app's logger: `base` with `bindings` on every line (e.g. the service name and instance id)
- * and the redactions above. Fastify's per-request children add `reqId` and inherit both.
+ * The app's logger: `base` with `bindings` on every line (e.g. the service name and instance id).
+ * Fastify's per-request children add `reqId` and inherit them. A logger from `createLogger`
+ * redacts secrets itself (`redact.ts`); any other gets pino's path-based `redact` with the same rules.
  */
 export function appLogger(base: FastifyBaseLogger, bindings: Record<string, string> = {}): FastifyBaseLogger {
-  return base.child(bindings, { redact: { paths: [...LOG_REDACT_PATHS], censor: '[redacted]' } });
+  if (redactsItself(base)) return base.child(bindings);
+  return base.child(bindings, { redact: { paths: [...LOG_REDACT_PATHS], censor: REDACTED } });
 }
 
 const QUIET_ROUTES = new Set(['/metrics', '/health', '/health/live', '/health/ready']);

@@ -1,6 +1,7 @@
 export * from './logger.js';
 export * from './metrics.js';
 export * from './access-log.js';
+export * from './redact.js';
 export * from './client-metrics.js';
 export * from './prometheus-text.js';
 export * from './tracing.js';

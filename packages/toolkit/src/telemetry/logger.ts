@@ -1,6 +1,7 @@
 import { hostname } from 'node:os';
 import pino from 'pino';
 import pinoPretty from 'pino-pretty';
+import { redactSecrets } from './redact.js';
 
 export interface LoggerOptions {
   /** pino level (`fatal`…`trace`, or `silent`). Default `info`. */
@@ -24,6 +25,8 @@ export function createLogger(options: LoggerOptions = {}): pino.Logger {
     level: options.level ?? 'info',
     base: { pid: process.pid, hostname: hostname(), ...options.base },
     timestamp: pino.stdTimeFunctions.isoTime,
+    // Secrets out of every line, this logger's children's included.
+    formatters: { log: redactSecrets },
   };
   if (options.name !== undefined) settings.name = options.name;
   const pretty = options.pretty ?? (options.destination === undefined && process.stdout.isTTY === true);
@@ -35,7 +38,20 @@ export function createLogger(options: LoggerOptions = {}): pino.Logger {
       ignore: 'pid,hostname',
       ...(options.destination === undefined ? {} : { destination: options.destination as NodeJS.WritableStream }),
     });
-    return pino(settings, stream);
+    return marked(pino(settings, stream));
   }
-  return options.destination ? pino(settings, options.destination) : pino(settings);
+  return marked(options.destination ? pino(settings, options.destination) : pino(settings));
+}
+
+const REDACTS_ITSELF = Symbol('meshkit.redactsItself');
+
+function marked(logger: pino.Logger): pino.Logger {
+  // Children inherit it: pino makes a child with its parent as prototype.
+  (logger as unknown as Record<symbol, boolean>)[REDACTS_ITSELF] = true;
+  return logger;
+}
+
+/** Whether `logger` (or its root) came from `createLogger` and so redacts secrets itself. */
+export function redactsItself(logger: object): boolean {
+  return (logger as Record<symbol, unknown>)[REDACTS_ITSELF] === true;
 }
