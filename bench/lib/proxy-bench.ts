@@ -1,0 +1,214 @@
+import type { BenchEnv, Contender, RunningContender, SharedBackend } from './contenders.js';
+import { cpuOf, startBackend } from './contenders.js';
+import { type LoadResult, type LoadTool, runLoad } from './load.js';
+import { CLK_TCK, coreTicks, cpuSeconds } from './proc-cpu.js';
+import { BENCH_PATH } from './product.js';
+
+export interface ProxyBenchOptions {
+  env: BenchEnv;
+  contenders: Contender[];
+  rounds: number;
+  /** Measured run at `connections`, seconds. */
+  durationS: number;
+  /** Unmeasured run before it, seconds (0: none). */
+  warmupS: number;
+  /**
+   * Unmeasured load on each contender once, before the first round, seconds: until V8 has
+   * optimised a Node proxy's hot path it runs several times slower, and a 1-2 s warm-up under
+   * 50 connections is not enough for that on a busy machine.
+   */
+  primeS: number;
+  /** The 1-connection latency run, seconds. */
+  latencyS: number;
+  connections: number;
+  tool: LoadTool;
+  log: (line: string) => void;
+}
+
+export interface Measurement {
+  round: number;
+  /** Position in its round (the order rotates from round to round). */
+  slot: number;
+  load: LoadResult;
+  /** The same contender at 1 connection. */
+  single: LoadResult;
+  proxyUs: number;
+  backendUs: number;
+  brokerUs?: number;
+  /**
+   * Share of the server core (when pinned) busy with something other than this contender's
+   * processes during the measured run: other sessions' work, the kernel's share of loopback
+   * traffic, NATS. Noise to read the round by, in %.
+   */
+  otherLoadPercent?: number;
+}
+
+export interface ContenderOutcome {
+  contender: Contender;
+  status: 'ok' | 'unavailable' | 'failed';
+  /** Why it is unavailable or failed. */
+  reason?: string;
+  measurements: Measurement[];
+  brokerLabel?: string;
+}
+
+export interface ProxyBenchResult {
+  outcomes: ContenderOutcome[];
+  backend: SharedBackend;
+}
+
+/**
+ * Starts the shared backend and every contender (all stay up, idle when not measured), then runs
+ * `rounds` rounds; each round measures every contender once, in an order rotated by one from the
+ * previous round, so no contender always runs first or right after the same neighbour.
+ */
+export async function runProxyBench(options: ProxyBenchOptions): Promise<ProxyBenchResult> {
+  const { env, log } = options;
+  log('starting the meshkit backend (registered in Redis)');
+  const backend = await startBackend(env);
+
+  const outcomes: ContenderOutcome[] = [];
+  const running = new Map<ContenderOutcome, RunningContender>();
+  for (const contender of options.contenders) {
+    const reason = contender.unavailable();
+    if (reason !== undefined) {
+      log(`${contender.label}: not available: ${reason}`);
+      outcomes.push({ contender, status: 'unavailable', reason, measurements: [] });
+      continue;
+    }
+    const outcome: ContenderOutcome = { contender, status: 'ok', measurements: [] };
+    outcomes.push(outcome);
+    try {
+      log(`starting ${contender.label}`);
+      const started = await contender.start(env, backend);
+      running.set(outcome, started);
+      if (started.broker) outcome.brokerLabel = started.broker.label;
+    } catch (err) {
+      outcome.status = 'failed';
+      outcome.reason = `could not start: ${(err as Error).message}`;
+      log(`${contender.label}: ${outcome.reason}`);
+    }
+  }
+
+  if (options.primeS > 0) {
+    for (const outcome of outcomes.filter((o) => o.status === 'ok')) {
+      const target = running.get(outcome) as RunningContender;
+      try {
+        const { seconds, rps } = await prime(options, target.url);
+        log(`warmed ${outcome.contender.id} up for ${seconds} s (last second: ${rps.toFixed(0)} req/s)`);
+      } catch (err) {
+        outcome.status = 'failed';
+        outcome.reason = `failed while warming up: ${(err as Error).message}`;
+        log(`  ${outcome.contender.id}: ${outcome.reason}`);
+      }
+    }
+  }
+
+  for (let round = 0; round < options.rounds; round++) {
+    const live = outcomes.filter((o) => o.status === 'ok');
+    const order = live.map((_, i) => live[(i + round) % live.length] as ContenderOutcome);
+    log(`round ${round + 1}/${options.rounds}: ${order.map((o) => o.contender.id).join(', ')}`);
+    for (const [slot, outcome] of order.entries()) {
+      const target = running.get(outcome) as RunningContender;
+      try {
+        const m = await measure(options, target, round, slot);
+        outcome.measurements.push(m);
+        log(
+          `  ${outcome.contender.id.padEnd(20)} ${m.load.rps.toFixed(0).padStart(7)} req/s  p50 ${fmtUs(m.load.p50Us)}  ` +
+            `p99 ${fmtUs(m.load.p99Us)}  proxy ${m.proxyUs.toFixed(1)} µs/req  backend ${m.backendUs.toFixed(1)} µs/req  ` +
+            `1-conn p50 ${fmtUs(m.single.p50Us)}` +
+            (m.load.failures > 0 ? `  FAILURES ${m.load.failures}` : ''),
+        );
+      } catch (err) {
+        outcome.status = 'failed';
+        outcome.reason = `failed in round ${round + 1}: ${(err as Error).message}`;
+        log(`  ${outcome.contender.id}: ${outcome.reason}`);
+      }
+    }
+  }
+  return { outcomes, backend };
+}
+
+/**
+ * Load in 1 s steps for at least `primeS` seconds and until two steps in a row agree within 10 %
+ * (V8 has optimised the hot path), at most 3 × `primeS`.
+ */
+async function prime(options: ProxyBenchOptions, url: string): Promise<{ seconds: number; rps: number }> {
+  let previous = 0;
+  let seconds = 0;
+  for (;;) {
+    const r = await runLoad({
+      tool: options.tool,
+      url: `${url}${BENCH_PATH}`,
+      connections: options.connections,
+      durationS: 1,
+      pin: options.env.pin('load'),
+    });
+    seconds += 1;
+    const steady = previous > 0 && Math.abs(r.rps - previous) <= 0.1 * previous;
+    if ((seconds >= options.primeS && steady) || seconds >= 3 * options.primeS) return { seconds, rps: r.rps };
+    previous = r.rps;
+  }
+}
+
+async function measure(
+  options: ProxyBenchOptions,
+  target: RunningContender,
+  round: number,
+  slot: number,
+): Promise<Measurement> {
+  const url = `${target.url}${BENCH_PATH}`;
+  const load = (connections: number, durationS: number) =>
+    runLoad({ tool: options.tool, url, connections, durationS, pin: options.env.pin('load') });
+  for (const p of [...target.proxy, ...target.backend]) {
+    if (!options.env.processes.alive(p)) throw new Error(`${p.name} is no longer running`);
+  }
+
+  if (options.warmupS > 0) await load(options.connections, options.warmupS);
+
+  const proxyBefore = cpuOf(target.proxy);
+  const backendBefore = cpuOf(target.backend);
+  const brokerBefore = target.broker ? cpuSeconds([target.broker.pid]) : 0;
+  const core = options.env.serverCore;
+  const coreBefore = core === undefined ? undefined : coreTicks(core);
+  let result = await load(options.connections, options.durationS);
+  if (result.requests === 0) {
+    // Starved (a busy machine) or still cold: once more, longer, before calling it broken.
+    options.log(`  nothing completed in ${options.durationS} s: measuring again for ${options.durationS + 2} s`);
+    result = await load(options.connections, options.durationS + 2);
+  }
+  const proxyCpu = cpuOf(target.proxy) - proxyBefore;
+  const backendCpu = cpuOf(target.backend) - backendBefore;
+  const brokerCpu = target.broker ? cpuSeconds([target.broker.pid]) - brokerBefore : 0;
+  const coreAfter = core === undefined ? undefined : coreTicks(core);
+  let otherLoadPercent: number | undefined;
+  if (coreBefore && coreAfter && coreAfter.total > coreBefore.total) {
+    const ours = (proxyCpu + backendCpu) * CLK_TCK;
+    const busy = coreAfter.busy - coreBefore.busy;
+    otherLoadPercent = Math.max(0, (100 * (busy - ours)) / (coreAfter.total - coreBefore.total));
+  }
+  if (result.requests === 0) throw new Error('no request completed');
+  if (result.failures > result.requests / 2) {
+    throw new Error(`${result.failures} of ${result.requests} requests failed: the contender does not work`);
+  }
+
+  const single = await load(1, options.latencyS);
+  const perRequestUs = (seconds: number) => (seconds * 1e6) / result.requests;
+  return {
+    round,
+    slot,
+    load: result,
+    single,
+    proxyUs: perRequestUs(proxyCpu),
+    backendUs: perRequestUs(backendCpu),
+    ...(target.broker ? { brokerUs: perRequestUs(brokerCpu) } : {}),
+    ...(otherLoadPercent === undefined ? {} : { otherLoadPercent }),
+  };
+}
+
+export function fmtUs(us: number): string {
+  if (!Number.isFinite(us)) return '—';
+  if (us >= 10_000) return `${(us / 1000).toFixed(1)} ms`;
+  if (us >= 1000) return `${(us / 1000).toFixed(2)} ms`;
+  return `${us.toFixed(0)} µs`;
+}
