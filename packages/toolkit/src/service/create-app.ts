@@ -7,7 +7,7 @@ import { ConfigError } from '../config/config.js';
 import { AccessLogController, appLogger } from '../telemetry/access-log.js';
 import { createLogger } from '../telemetry/logger.js';
 import { installHttpMetrics } from '../telemetry/metrics.js';
-import { installServerSpans, type TraceIdentity } from '../telemetry/server-spans.js';
+import { childLoggerWithTrace, installServerSpans, type TraceIdentity } from '../telemetry/server-spans.js';
 import { type ApiDocsOptions, installApiDocs } from './api-docs.js';
 import { installGracefulClose } from './graceful-close.js';
 import { installProblemHandling } from './problem.js';
@@ -72,6 +72,7 @@ export function createServiceApp(options: ServiceAppOptions = {}): ServiceApp {
     forceCloseConnections: 'idle',
     // One access line per request instead of Fastify's two.
     logController: new AccessLogController(),
+    childLoggerFactory: childLoggerWithTrace,
     // Our own 503 while closing (graceful-close.ts) is problem+json with a request id.
     return503OnClosing: false,
     schemaController: { compilersFactory: { buildValidator: strictValidatorFactory() } },

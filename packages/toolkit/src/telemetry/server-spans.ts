@@ -18,7 +18,7 @@ import {
   ATTR_HTTP_ROUTE,
   ATTR_URL_PATH,
 } from '@opentelemetry/semantic-conventions';
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest, FastifyServerOptions } from 'fastify';
 import { type TraceContext, tracerFor, withTraceService } from './tracing.js';
 
 declare module 'fastify' {
@@ -112,24 +112,31 @@ export function installServerSpans(app: FastifyInstance, identity: TraceIdentity
   });
 }
 
+/** The trace id of a W3C `traceparent` (version 00), or undefined. */
+function traceIdOf(header: string | string[] | undefined): string | undefined {
+  const match = typeof header === 'string' ? TRACEPARENT.exec(header) : null;
+  return match === null || match[1] === ZERO_TRACE_ID ? undefined : match[1];
+}
+
 /**
- * Every line logged for the request (the access line included) carries `traceId` and `spanId`
- * when there is a trace: a recording span, or a caller's `traceparent` passed through. Without
- * either, nothing is added, and nothing is spent on a child logger.
+ * Fastify's `childLoggerFactory`: the request's logger, with the `traceId` of the caller's
+ * `traceparent` bound at once (no SDK needed), so a traced request costs no second child logger.
+ */
+export const childLoggerWithTrace: NonNullable<FastifyServerOptions['childLoggerFactory']> = (logger, bindings, options, raw) => {
+  const traceId = traceIdOf(raw.headers.traceparent);
+  return logger.child(traceId === undefined ? bindings : { ...bindings, traceId }, options);
+};
+
+/**
+ * Every line logged for the request (the access line included) carries `traceId`, and `spanId`
+ * when a span records: the caller's trace id is bound with the request's logger
+ * (`childLoggerWithTrace`); a SERVER span adds its span id (and the trace id of a trace it began).
  */
 function bindTraceToLogs(request: FastifyRequest, reply: FastifyReply): void {
   const sc = trace.getSpanContext(request.traceContext);
-  let bindings: { traceId: string; spanId?: string };
-  if (sc !== undefined && isSpanContextValid(sc)) {
-    bindings = { traceId: sc.traceId, spanId: sc.spanId };
-  } else {
-    // No SDK (so no propagator either): the caller's trace id still ties these lines to its trace.
-    const header = request.headers.traceparent;
-    const match = typeof header === 'string' ? TRACEPARENT.exec(header) : null;
-    if (match === null || match[1] === ZERO_TRACE_ID) return;
-    bindings = { traceId: match[1] as string };
-  }
-  request.log = request.log.child(bindings);
+  if (sc === undefined || !isSpanContextValid(sc)) return;
+  const bound = traceIdOf(request.headers.traceparent);
+  request.log = request.log.child(bound === sc.traceId ? { spanId: sc.spanId } : { traceId: sc.traceId, spanId: sc.spanId });
   // Fastify gives the reply its own reference to the request's logger; its error lines use that one.
   reply.log = request.log;
 }
