@@ -36,7 +36,8 @@ const NONE: ReadonlySet<string> = new Set();
 
 /** Lower-case names listed in `Connection`: the sender declares them hop-by-hop too. */
 function connectionListed(value: string | string[] | undefined): ReadonlySet<string> {
-  if (value === undefined) return NONE;
+  // What almost every message says names no other header: nothing to parse.
+  if (value === undefined || value === 'keep-alive' || value === 'close') return NONE;
   const listed = new Set<string>();
   for (const v of Array.isArray(value) ? value : [value]) {
     for (const token of v.split(',')) {
