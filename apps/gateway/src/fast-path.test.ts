@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import http, { type IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
@@ -13,6 +12,7 @@ import {
 } from '@meshkit/toolkit';
 import { request } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
+import { testInstance } from '../../../test/support/instances.js';
 import { type FastPath, fastPath, type ServedRequest } from './fast-path.js';
 import { defaultRoutes } from './route-table.js';
 
@@ -43,19 +43,7 @@ async function upstream(): Promise<{ instance: ServiceInstance; seen: IncomingHt
       res.end(JSON.stringify({ url: req.url }));
     }),
   );
-  const instance: ServiceInstance = {
-    id: randomUUID(),
-    service: 'product-service',
-    version: '1',
-    host: '127.0.0.1',
-    port,
-    weight: 1,
-    tags: [],
-    meta: {},
-    status: 'healthy',
-    registeredAt: 0,
-    lastHeartbeat: 0,
-  };
+  const instance = testInstance('product-service', port);
   return { instance, seen };
 }
 

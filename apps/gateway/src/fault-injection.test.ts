@@ -1,9 +1,9 @@
-import { randomUUID } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { ConfigError, type ServiceInstance, StaticInstanceSource } from '@meshkit/toolkit';
+import { ConfigError, StaticInstanceSource } from '@meshkit/toolkit';
 import { request } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
+import { testInstance } from '../../../test/support/instances.js';
 import { checkFaultRules, FaultInjector, type FaultRule, INJECTED_FAULT_TYPE, parseFaultRules } from './fault-injection.js';
 import type { GatewayHandle } from './gateway.js';
 import { createGatewayApp, type GatewayAppOptions } from './main.js';
@@ -33,30 +33,14 @@ async function upstream(): Promise<{ port: number; seen: string[] }> {
   return { port: (server.address() as AddressInfo).port, seen };
 }
 
-function instanceOf(service: string, port: number): ServiceInstance {
-  const now = Date.now();
-  return {
-    id: randomUUID(),
-    service,
-    version: '1.0.0',
-    host: '127.0.0.1',
-    port,
-    weight: 1,
-    tags: [],
-    meta: {},
-    status: 'healthy',
-    registeredAt: now,
-    lastHeartbeat: now,
-  };
-}
 
 /** The shop's users and products behind a gateway with the given options. */
 async function shop(options: Partial<GatewayAppOptions> = {}) {
   const users = await upstream();
   const products = await upstream();
   const source = new StaticInstanceSource([
-    instanceOf('user-service', users.port),
-    instanceOf('product-service', products.port),
+    testInstance('user-service', users.port),
+    testInstance('product-service', products.port),
   ]);
   const gw: GatewayHandle = await createGatewayApp({ source, port: 0, logger: false, ...options });
   await gw.start();

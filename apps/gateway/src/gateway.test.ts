@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { ServiceClient, type ServiceInstance, StaticInstanceSource } from '@meshkit/toolkit';
 import { request } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
+import { testInstance } from '../../../test/support/instances.js';
 import { createGateway, type GatewayHandle } from './gateway.js';
 import { isValidTraceparent } from './headers.js';
 import { createGatewayApp, type GatewayAppOptions } from './main.js';
@@ -80,22 +81,6 @@ async function closedPort(): Promise<number> {
   return port;
 }
 
-function instanceOf(service: string, port: number): ServiceInstance {
-  const now = Date.now();
-  return {
-    id: randomUUID(),
-    service,
-    version: '1.2.3',
-    host: '127.0.0.1',
-    port,
-    weight: 1,
-    tags: [],
-    meta: { pid: String(process.pid) },
-    status: 'healthy',
-    registeredAt: now,
-    lastHeartbeat: now,
-  };
-}
 
 async function gatewayOver(
   instances: ServiceInstance[],
@@ -179,7 +164,7 @@ describe('the gateway answers for itself', () => {
 describe('a custom route table', () => {
   it('routes its own prefixes only, and refuses prefixes that take over the gateway paths', async () => {
     const catalog = await upstream();
-    const source = new StaticInstanceSource([instanceOf('catalog-service', catalog.port)]);
+    const source = new StaticInstanceSource([testInstance('catalog-service', catalog.port)]);
     const client = new ServiceClient({ source });
     cleanups.push(() => client.close());
     const routes = [{ prefix: '/shop/catalog', service: 'catalog-service' }];
@@ -205,8 +190,8 @@ describe('proxying to the owning service', () => {
     const users = await upstream();
     const products = await upstream();
     const gw = await gatewayOver([
-      instanceOf('user-service', users.port),
-      instanceOf('product-service', products.port),
+      testInstance('user-service', users.port),
+      testInstance('product-service', products.port),
     ]);
 
     const paths = ['/users', '/users?limit=5&after=x', '/users/', '/users/abc?x=1&y=2', '/users/a%20b/c?q=%E2%82%AC&q=2'];
@@ -222,7 +207,7 @@ describe('proxying to the owning service', () => {
 
   it('forwards every method, with the request body bytes and content type intact', async () => {
     const orders = await upstream();
-    const gw = await gatewayOver([instanceOf('order-service', orders.port)]);
+    const gw = await gatewayOver([testInstance('order-service', orders.port)]);
     const binary = randomBytes(64 * 1024);
     const oddJson = Buffer.from('{ "total" : 1.10 ,"x":[1 ,2]}\n');
 
@@ -271,7 +256,7 @@ describe('proxying to the owning service', () => {
 
   it('returns upstream status codes, headers and problem bodies as they are', async () => {
     const users = await upstream();
-    const gw = await gatewayOver([instanceOf('user-service', users.port)]);
+    const gw = await gatewayOver([testInstance('user-service', users.port)]);
     const problem = (status: number, title: string) =>
       JSON.stringify({ type: 'about:blank', title, status, detail: `upstream says ${status}` });
 
@@ -334,7 +319,7 @@ describe('proxying to the owning service', () => {
       res.setHeader('x-kept', 'yes');
       res.end('ok');
     });
-    const gw = await gatewayOver([instanceOf('user-service', users.port)]);
+    const gw = await gatewayOver([testInstance('user-service', users.port)]);
 
     const res = await rawRequest(`${gw.url}/users/1`, {
       headers: {
@@ -361,7 +346,7 @@ describe('proxying to the owning service', () => {
 
   it('carries one request id and the trace context from client to upstream and back', async () => {
     const users = await upstream();
-    const gw = await gatewayOver([instanceOf('user-service', users.port)]);
+    const gw = await gatewayOver([testInstance('user-service', users.port)]);
 
     const traceparent = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
     const sent = await get(`${gw.url}/users`, { 'x-request-id': 'client-chosen-id', traceparent });
@@ -396,7 +381,7 @@ describe('proxying to the owning service', () => {
       };
       more();
     });
-    const gw = await gatewayOver([instanceOf('product-service', products.port)]);
+    const gw = await gatewayOver([testInstance('product-service', products.port)]);
     const res = await request(`${gw.url}/products/export`);
     expect(res.statusCode).toBe(200);
     const got = Buffer.from(await res.body.arrayBuffer());
@@ -406,7 +391,7 @@ describe('proxying to the owning service', () => {
 
   it('spreads requests round robin across three instances', async () => {
     const ups = await Promise.all([upstream(), upstream(), upstream()]);
-    const gw = await gatewayOver(ups.map((u) => instanceOf('user-service', u.port)));
+    const gw = await gatewayOver(ups.map((u) => testInstance('user-service', u.port)));
     for (let i = 0; i < 30; i++) expect((await get(`${gw.url}/users`)).status).toBe(200);
     expect(ups.map((u) => u.seen.length)).toEqual([10, 10, 10]);
   });
@@ -415,7 +400,7 @@ describe('proxying to the owning service', () => {
 describe('paths and bodies the gateway refuses or passes', () => {
   it('refuses dot segments that would climb out of the prefix, and passes long paths', async () => {
     const users = await upstream();
-    const gw = await gatewayOver([instanceOf('user-service', users.port)]);
+    const gw = await gatewayOver([testInstance('user-service', users.port)]);
     for (const path of ['/users/../internal/x', '/users/%2e%2E/internal', '/users/./a', '/users/..?x=1']) {
       const res = await rawRequest(`${gw.url}${path}`, {});
       expect(res.status, path).toBe(400);
@@ -436,7 +421,7 @@ describe('paths and bodies the gateway refuses or passes', () => {
 describe('cross-origin requests', () => {
   it('answers preflights for allowed origins itself and marks proxied responses', async () => {
     const users = await upstream();
-    const gw = await gatewayOver([instanceOf('user-service', users.port)], { corsOrigins: ['https://shop.example'] });
+    const gw = await gatewayOver([testInstance('user-service', users.port)], { corsOrigins: ['https://shop.example'] });
     const preflight = await request(`${gw.url}/users/1`, {
       method: 'OPTIONS',
       headers: { origin: 'https://shop.example', 'access-control-request-method': 'PUT' },
@@ -456,7 +441,7 @@ describe('cross-origin requests', () => {
 describe('a body over the limit', () => {
   it('is refused with 413 before reaching the upstream; exactly the limit passes', async () => {
     const users = await upstream();
-    const gw = await gatewayOver([instanceOf('user-service', users.port)]);
+    const gw = await gatewayOver([testInstance('user-service', users.port)]);
     const limit = 1024 * 1024;
 
     const ok = await request(`${gw.url}/users`, {
@@ -493,14 +478,14 @@ describe('when upstreams fail', () => {
 
   it('answers 502 for an instance that refuses connections, and uses another one when there is one', async () => {
     const dead = await closedPort();
-    const gw = await gatewayOver([instanceOf('user-service', dead)]);
+    const gw = await gatewayOver([testInstance('user-service', dead)]);
     const res = await get(`${gw.url}/users/1`, { 'x-request-id': 'refused' });
     expect(res.status).toBe(502);
     expect(problemOf(res).title).toBe('Bad Gateway');
     expect(res.headers['x-request-id']).toBe('refused');
 
     const alive = await upstream();
-    gw.source.add(instanceOf('user-service', alive.port));
+    gw.source.add(testInstance('user-service', alive.port));
     for (let i = 0; i < 6; i++) {
       const post = await request(`${gw.url}/users`, {
         method: 'POST',
@@ -520,7 +505,7 @@ describe('when upstreams fail', () => {
       else res.flushHeaders();
       setTimeout(() => req.socket.destroy(), 20);
     });
-    const gw = await gatewayOver([instanceOf('user-service', users.port)]);
+    const gw = await gatewayOver([testInstance('user-service', users.port)]);
 
     const early = await get(`${gw.url}/users/early`, { 'x-request-id': 'broke-early' });
     expect(early.status).toBe(502);
@@ -537,7 +522,7 @@ describe('when upstreams fail', () => {
     const slow = await upstream(() => {
       /* never answers */
     });
-    const gw = await gatewayOver([instanceOf('product-service', slow.port)], { requestTimeoutMs: 300 });
+    const gw = await gatewayOver([testInstance('product-service', slow.port)], { requestTimeoutMs: 300 });
     const res = await get(`${gw.url}/products`, { 'x-request-id': 'too-slow' });
     expect(res.status).toBe(504);
     expect(problemOf(res).title).toBe('Gateway Timeout');
@@ -548,7 +533,7 @@ describe('when upstreams fail', () => {
     const slow = await upstream(() => {
       /* holds the request open */
     });
-    const gw = await gatewayOver([instanceOf('product-service', slow.port)]);
+    const gw = await gatewayOver([testInstance('product-service', slow.port)]);
     const controller = new AbortController();
     const pending = request(`${gw.url}/products/slow`, { signal: controller.signal }).catch((e: unknown) => e);
     await eventually(() => expect(slow.seen).toHaveLength(1));
@@ -561,7 +546,7 @@ describe('when upstreams fail', () => {
 describe("a client's deadline (x-request-timeout-ms)", () => {
   it('bounds the upstream call and travels on as what remains; 0 is a 504 that reaches nobody', async () => {
     const up = await upstream();
-    const gw = await gatewayOver([instanceOf('product-service', up.port)], { requestTimeoutMs: 5000 });
+    const gw = await gatewayOver([testInstance('product-service', up.port)], { requestTimeoutMs: 5000 });
 
     expect((await get(`${gw.url}/products`, { 'x-request-timeout-ms': '300' })).status).toBe(200);
     expect((await get(`${gw.url}/products`)).status).toBe(200);
@@ -583,7 +568,7 @@ describe("a client's deadline (x-request-timeout-ms)", () => {
     const slow = await upstream(() => {
       /* never answers */
     });
-    const gw = await gatewayOver([instanceOf('product-service', slow.port)], { requestTimeoutMs: 10_000 });
+    const gw = await gatewayOver([testInstance('product-service', slow.port)], { requestTimeoutMs: 10_000 });
     const started = Date.now();
     const res = await get(`${gw.url}/products/1`, { 'x-request-timeout-ms': '250' });
     const took = Date.now() - started;
@@ -601,8 +586,8 @@ describe('GET /registry', () => {
       release = () => res.end('done');
     });
     const dead = await closedPort();
-    const heldInstance = instanceOf('user-service', held.port);
-    const deadInstance = instanceOf('order-service', dead);
+    const heldInstance = testInstance('user-service', held.port, { version: '1.2.3', meta: { pid: String(process.pid) } });
+    const deadInstance = testInstance('order-service', dead, { version: '1.2.3', meta: { pid: String(process.pid) } });
     const gw = await gatewayOver([heldInstance, deadInstance], { breaker: { threshold: 1, openMs: 60_000 } });
 
     const pending = request(`${gw.url}/users/1`).then((r) => r.body.text());
@@ -671,7 +656,7 @@ describe('stopping', () => {
         releases.set('waiting', () => res.end('finished'));
       }
     });
-    const gw = await gatewayOver([instanceOf('user-service', held.port)]);
+    const gw = await gatewayOver([testInstance('user-service', held.port)]);
     const url = gw.url;
     // One request waits for its upstream's headers; the other is already streaming its body.
     const waiting = request(`${url}/users/waiting`).then(async (r) => ({

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { ServiceClient, type ServiceInstance, StaticInstanceSource } from '@meshkit/toolkit';
 import { request } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
+import { testInstance } from '../../../../test/support/instances.js';
 import { createGateway } from '../gateway.js';
 import { createGatewayApp } from '../main.js';
 import type { DashboardView } from './wire.js';
@@ -37,21 +38,6 @@ async function upstream(): Promise<number> {
   return (server.address() as AddressInfo).port;
 }
 
-function instanceOf(service: string, port: number): ServiceInstance {
-  return {
-    id: randomUUID(),
-    service,
-    version: '1.0.0',
-    host: '127.0.0.1',
-    port,
-    weight: 1,
-    tags: [],
-    meta: { pid: '4242' },
-    status: 'healthy',
-    registeredAt: 0,
-    lastHeartbeat: 0,
-  };
-}
 
 async function get(url: string, headers: Record<string, string> = {}) {
   const res = await request(url, { headers });
@@ -118,8 +104,8 @@ function events(url: string): Promise<{
 describe('the dashboard data', () => {
   it('shows every service and instance with its figures, and the recent requests with their ids', async () => {
     const [p1, p2, u1] = await Promise.all([upstream(), upstream(), upstream()]);
-    const products = [instanceOf('product-service', p1), instanceOf('product-service', p2)];
-    const users = instanceOf('user-service', u1);
+    const products = [p1, p2].map((port) => testInstance('product-service', port, { meta: { pid: '4242' } }));
+    const users = testInstance('user-service', u1);
     const source = new StaticInstanceSource([...products, users]);
     const gw = await createGatewayApp({ source, port: 0, logger: false, retry: { maxAttempts: 1 } });
     await gw.start();
@@ -157,7 +143,7 @@ describe('the dashboard data', () => {
 
   it('streams the view every second and at once when an instance leaves; stop ends the stream', async () => {
     const [p1, p2] = await Promise.all([upstream(), upstream()]);
-    const [a, b] = [instanceOf('product-service', p1), instanceOf('product-service', p2)];
+    const [a, b] = [testInstance('product-service', p1), testInstance('product-service', p2)];
     const source = new StaticInstanceSource([a, b]);
     const gw = await createGatewayApp({ source, port: 0, logger: false });
     await gw.start();
