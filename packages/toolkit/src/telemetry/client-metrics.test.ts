@@ -1,8 +1,8 @@
-import { randomUUID } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Registry } from 'prom-client';
 import { afterEach, describe, expect, it } from 'vitest';
+import { testInstance } from '../../../../test/support/instances.js';
 import { ServiceClient, type ServiceClientOptions, type UpstreamAttempt } from '../client/service-client.js';
 import { StaticInstanceSource } from '../discovery/instance-source.js';
 import type { InstanceStatus, ServiceInstance } from '../registry/instance.js';
@@ -16,19 +16,7 @@ afterEach(async () => {
 });
 
 function instance(port: number, status: InstanceStatus = 'healthy', service = SERVICE): ServiceInstance {
-  return {
-    id: randomUUID(),
-    service,
-    version: '1.0.0',
-    host: '127.0.0.1',
-    port,
-    weight: 1,
-    tags: [],
-    meta: {},
-    status,
-    registeredAt: 0,
-    lastHeartbeat: 0,
-  };
+  return testInstance(service, port, { status });
 }
 
 /** A real HTTP server answering every request with `status`, or holding it while `hold` is set. */

@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { context, trace } from '@opentelemetry/api';
 import { request } from 'undici';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { testInstance } from '../../../../test/support/instances.js';
 import { type OtlpReceiver, type ReceivedSpan, startOtlpReceiver } from '../../../../test/support/otlp-receiver.js';
 import { ServiceClient } from '../client/service-client.js';
 import { StaticInstanceSource } from '../discovery/instance-source.js';
@@ -32,19 +33,7 @@ async function serve(service: string, routes: (app: ServiceApp) => void): Promis
   await app.listen({ host: '127.0.0.1', port: 0 });
   cleanups.push(() => app.close());
   const { port } = app.server.address() as AddressInfo;
-  return {
-    id,
-    service,
-    version: '1.0.0',
-    host: '127.0.0.1',
-    port,
-    weight: 1,
-    tags: [],
-    meta: {},
-    status: 'healthy',
-    registeredAt: 0,
-    lastHeartbeat: 0,
-  };
+  return testInstance(service, port, { id });
 }
 
 /** The back service: echoes the trace headers it got; `/fail` throws (a 500). */
