@@ -1,5 +1,4 @@
 import http, { type IncomingHttpHeaders } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
 import {
   createLogger,
@@ -13,6 +12,7 @@ import {
 import { request } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
 import { testInstance } from '../../../test/support/instances.js';
+import { listenOnFreePort } from '../../../test/support/listen.js';
 import { type FastPath, fastPath, type ServedRequest } from './fast-path.js';
 import { defaultRoutes } from './route-table.js';
 
@@ -21,17 +21,7 @@ afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
 
-async function listen(server: http.Server): Promise<number> {
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  cleanups.push(
-    () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  );
-  return (server.address() as AddressInfo).port;
-}
+const listen = (server: http.Server) => listenOnFreePort(server, cleanups);
 
 /** An upstream that echoes what it saw of each request. */
 async function upstream(): Promise<{ instance: ServiceInstance; seen: IncomingHttpHeaders[] }> {
@@ -69,7 +59,7 @@ async function front(instances: ServiceInstance[], enabled = () => true) {
     routes: defaultRoutes,
     clock: systemClock,
     log: app.log,
-    metrics: app.metrics,
+    metrics: app.httpMetrics,
     enabled,
     draining: () => false,
     onServed: (s) => served.push(s),

@@ -1,17 +1,18 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { TLSSocket } from 'node:tls';
 import {
+  ACCESS_LINE_MESSAGE,
+  accessLine,
   type Clock,
-  deadlineFromHeaders,
+  type HttpRequestRecorder,
   MeshError,
   problemResponse,
-  REQUEST_TIMEOUT_HEADER,
   requestIdOptions,
   type ServiceDispatcher,
 } from '@meshkit/toolkit';
 import type { FastifyBaseLogger } from 'fastify';
-import type { Counter, Histogram, Registry } from 'prom-client';
 import { upstreamRequestHeaders } from './headers.js';
+import { clientDeadline } from './client-deadline.js';
 import { hasDotSegment } from './proxy.js';
 import { relay } from './relay.js';
 import { matchRoute, type Route } from './route-table.js';
@@ -33,9 +34,9 @@ export interface FastPathOptions {
   routes: readonly Route[];
   requestTimeoutMs?: number;
   clock: Clock;
-  /** The app's logger (the access line) and its metrics registry (the request series). */
+  /** The app's logger (the access line) and its request series (`app.httpMetrics`). */
   log: FastifyBaseLogger;
-  metrics: Registry;
+  metrics: HttpRequestRecorder;
   /** Whether the fast path may take new requests now (not while draining, tracing or injecting faults). */
   enabled(): boolean;
   /** True once the gateway drains: a response still relayed then closes its connection. */
@@ -57,10 +58,7 @@ export type FastPath = (req: IncomingMessage, res: ServerResponse) => boolean;
  * spans, a draining gateway) takes the full path.
  */
 export function fastPath(options: FastPathOptions): FastPath {
-  const requests = options.metrics.getSingleMetric('http_requests_total') as Counter<string> | undefined;
-  const duration = options.metrics.getSingleMetric('http_request_duration_seconds') as Histogram<string> | undefined;
-  if (requests === undefined || duration === undefined) throw new Error('the app has no request metrics');
-  const { client, clock, log } = options;
+  const { client, clock, log, metrics } = options;
 
   return (req, res) => {
     const method = req.method;
@@ -83,17 +81,8 @@ export function fastPath(options: FastPathOptions): FastPath {
     res.once('finish', () => {
       const status = res.statusCode;
       const elapsedMs = performance.now() - started;
-      const labels = { method, route: template, status_code: status };
-      requests.inc(labels);
-      duration.observe(labels, elapsedMs / 1000);
-      if (infoEnabled(log)) {
-        const q = url.indexOf('?');
-        const path = q === -1 ? url : url.slice(0, q);
-        log.info(
-          { reqId: id, method, path, route: template, statusCode: status, durationMs: Math.round(elapsedMs * 10) / 10 },
-          'request completed',
-        );
-      }
+      metrics.record(method, template, status, elapsedMs);
+      if (infoEnabled(log)) log.info({ reqId: id, ...accessLine(method, url, template, status, elapsedMs) }, ACCESS_LINE_MESSAGE);
       options.onServed?.({ id, method, url, service, status, elapsedMs, instanceId });
     });
     const problem = (err: MeshError) => {
@@ -104,14 +93,10 @@ export function fastPath(options: FastPathOptions): FastPath {
       res.end(method === 'HEAD' ? undefined : answer.body);
     };
 
-    let deadline: number | undefined;
-    if (headers[REQUEST_TIMEOUT_HEADER] !== undefined) {
-      const now = clock.now();
-      deadline = deadlineFromHeaders(headers, now);
-      if (deadline !== undefined && deadline <= now) {
-        problem(new MeshError('UPSTREAM_TIMEOUT', `The client's ${REQUEST_TIMEOUT_HEADER} left no time to call ${service}`));
-        return true;
-      }
+    const deadline = clientDeadline(headers, clock, service);
+    if (deadline instanceof MeshError) {
+      problem(deadline);
+      return true;
     }
 
     relay(

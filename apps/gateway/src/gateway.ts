@@ -166,7 +166,7 @@ export async function createGateway(options: GatewayOptions): Promise<GatewayHan
       ...(options.requestTimeoutMs === undefined ? {} : { requestTimeoutMs: options.requestTimeoutMs }),
       clock,
       log: app.log,
-      metrics: app.metrics,
+      metrics: app.httpMetrics,
       // The full path makes the spans, the injected faults and a draining gateway's 503s.
       enabled: () => state === 'running' && !faults.active && !tracingInstalled(),
       draining: () => state === 'stopping',

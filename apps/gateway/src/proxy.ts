@@ -2,9 +2,7 @@ import type { OutgoingHttpHeaders } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
   type Clock,
-  deadlineFromHeaders,
   MeshError,
-  REQUEST_TIMEOUT_HEADER,
   type InjectedFault,
   sendProblem,
   type ServiceDispatcher,
@@ -13,6 +11,7 @@ import {
 import type { FastifyInstance, FastifyReply, FastifyRequest, HTTPMethods } from 'fastify';
 import { FAULT_HEADER, type FaultInjector, sendInjectedAbort } from './fault-injection.js';
 import { upstreamRequestHeaders } from './headers.js';
+import { clientDeadline } from './client-deadline.js';
 import { relay } from './relay.js';
 import type { Route } from './route-table.js';
 
@@ -62,17 +61,10 @@ function forward(request: FastifyRequest, reply: FastifyReply, service: string, 
     return;
   }
 
-  // A client that says how long it waits (`x-request-timeout-ms`) bounds every attempt together;
-  // the upstream is told what remains. Nonsense in the header is ignored, as the services do.
-  let deadline: number | undefined;
-  if (request.headers[REQUEST_TIMEOUT_HEADER] !== undefined) {
-    const now = options.clock.now();
-    deadline = deadlineFromHeaders(request.headers, now);
-    if (deadline !== undefined && deadline <= now) {
-      const detail = `The client's ${REQUEST_TIMEOUT_HEADER} left no time to call ${service}`;
-      sendProblem(reply, new MeshError('UPSTREAM_TIMEOUT', detail));
-      return;
-    }
+  const deadline = clientDeadline(request.headers, options.clock, service);
+  if (deadline instanceof MeshError) {
+    sendProblem(reply, deadline);
+    return;
   }
 
   const fault = options.faults?.decide(request.url, service);

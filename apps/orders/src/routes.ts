@@ -7,6 +7,7 @@ import {
   parsePage,
   type ServiceApp,
   type TraceContext,
+  urlPath,
 } from '@meshkit/toolkit';
 import { Type } from 'typebox';
 import { type ChangeStatusDeps, changeOrderStatus } from './change-status.js';
@@ -80,10 +81,6 @@ async function atEdge<T>(work: () => Promise<T>): Promise<T> {
   }
 }
 
-function pathOf(url: string): string {
-  const q = url.indexOf('?');
-  return q === -1 ? url : url.slice(0, q);
-}
 
 /** Answers a page of orders as a JSON array, with `Link: <…>; rel="next"` when more remain. */
 function pageReply(
@@ -92,7 +89,7 @@ function pageReply(
   page: Page,
   url: string,
 ): OrderView[] {
-  const { items, link } = pageOf(rows, page, pathOf(url));
+  const { items, link } = pageOf(rows, page, urlPath(url));
   if (link) reply.header('link', link);
   return items.map(orderView);
 }

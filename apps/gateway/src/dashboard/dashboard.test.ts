@@ -1,13 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import http, { type IncomingMessage } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ServiceClient, type ServiceInstance, StaticInstanceSource } from '@meshkit/toolkit';
 import { request } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
 import { testInstance } from '../../../../test/support/instances.js';
+import { listenOnFreePort } from '../../../../test/support/listen.js';
 import { createGateway } from '../gateway.js';
 import { createGatewayApp } from '../main.js';
 import type { DashboardView } from './wire.js';
@@ -27,15 +27,7 @@ async function upstream(): Promise<number> {
       res.end('{"ok":true}');
     });
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  cleanups.push(
-    () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  );
-  return (server.address() as AddressInfo).port;
+  return listenOnFreePort(server, cleanups);
 }
 
 

@@ -1,3 +1,4 @@
+import { urlPath } from '@meshkit/toolkit';
 import type { DashboardRequest } from './wire.js';
 
 /**
@@ -41,10 +42,9 @@ export class RecentRequests {
     at: number,
   ): void {
     const i = this.next;
-    const q = url.indexOf('?');
     this.ids[i] = requestId;
     this.methods[i] = method;
-    this.paths[i] = q === -1 ? url : url.slice(0, q);
+    this.paths[i] = urlPath(url);
     this.statuses[i] = status;
     this.durations[i] = durationMs;
     this.services[i] = service;

@@ -3,6 +3,7 @@ import type { FastifyInstance, FastifyReply } from 'fastify';
 import { ConfigError } from '../config/config.js';
 import type { RequestDeadline } from './deadline-hook.js';
 import { PROBLEM_CONTENT_TYPE, problemBody } from './problem.js';
+import { urlPath } from '../wire/url-path.js';
 
 /**
  * HTTP fault injection, as Istio's VirtualService `fault.delay` / `fault.abort` do it: for a share
@@ -139,10 +140,8 @@ export async function injectedDelay(ms: number, signal?: AbortSignal): Promise<b
 /** Answers an injected abort: problem+json of the rule's status, `detail` saying who made it. */
 export function sendFaultAbort(reply: FastifyReply, fault: InjectedFault, detail: string): FastifyReply {
   const status = fault.abortStatus ?? 500;
-  const url = reply.request.url;
-  const q = url.indexOf('?');
   const body = problemBody(status, 'Injected fault', detail, INJECTED_FAULT_TYPE, {
-    instance: q === -1 ? url : url.slice(0, q),
+    instance: urlPath(reply.request.url),
   });
   reply.code(status).header('content-type', PROBLEM_CONTENT_TYPE).header(FAULT_HEADER, fault.header);
   return reply.send(JSON.stringify(body));
@@ -231,17 +230,13 @@ export function installServiceFaults(
       request.log.debug({ status: fault.abortStatus, rule: fault.rule.prefix }, 'injected abort');
       const detail =
         `${options.service}'s fault injection answered ${fault.abortStatus} instead of running ` +
-        `${request.method} ${pathOnly(request.url)} (rule ${fault.rule.prefix}: abort ${fault.rule.abort?.percent ?? 0}% of requests)`;
+        `${request.method} ${urlPath(request.url)} (rule ${fault.rule.prefix}: abort ${fault.rule.abort?.percent ?? 0}% of requests)`;
       return sendFaultAbort(reply, fault, detail);
     }
   });
   return faults;
 }
 
-function pathOnly(url: string): string {
-  const q = url.indexOf('?');
-  return q === -1 ? url : url.slice(0, q);
-}
 
 type Fail = (what: string) => never;
 

@@ -10,6 +10,7 @@ import {
   UPSTREAM_ERROR_HEADER,
 } from '../errors.js';
 import { isDomainError, toMeshError } from './domain-error.js';
+import { urlPath } from '../wire/url-path.js';
 
 /** RFC 9457 media type of every error response. */
 export const PROBLEM_CONTENT_TYPE = 'application/problem+json; charset=utf-8';
@@ -174,8 +175,7 @@ function pathOf(request: FastifyRequest): string {
 }
 
 function pathOfUrl(url: string): string {
-  const q = url.indexOf('?');
-  const path = q === -1 ? url : url.slice(0, q);
+  const path = urlPath(url);
   return path.length > 200 ? `${path.slice(0, 200)}…` : path;
 }
 

@@ -1,4 +1,5 @@
 import { type FastifyBaseLogger, type FastifyReply, type FastifyRequest, LogController } from 'fastify';
+import { urlPath } from '../wire/url-path.js';
 import { redactsItself } from './logger.js';
 import { UNMATCHED_ROUTE } from './metrics.js';
 import { LOG_REDACT_PATHS, REDACTED } from './redact.js';
@@ -11,6 +12,14 @@ import { LOG_REDACT_PATHS, REDACTED } from './redact.js';
 export function appLogger(base: FastifyBaseLogger, bindings: Record<string, string> = {}): FastifyBaseLogger {
   if (redactsItself(base)) return base.child(bindings);
   return base.child(bindings, { redact: { paths: [...LOG_REDACT_PATHS], censor: REDACTED } });
+}
+
+/** The message of every access line. */
+export const ACCESS_LINE_MESSAGE = 'request completed';
+
+/** An access line's fields: the path without its query (which may carry secrets), ms to 0.1. */
+export function accessLine(method: string, url: string, route: string, statusCode: number, elapsedMs: number) {
+  return { method, path: urlPath(url), route, statusCode, durationMs: Math.round(elapsedMs * 10) / 10 };
 }
 
 const QUIET_ROUTES = new Set(['/metrics', '/health', '/health/live', '/health/ready']);
@@ -26,17 +35,15 @@ export class AccessLogController extends LogController {
   override incomingRequest(): void {}
 
   override requestCompleted(error: Error | null | undefined, request: FastifyRequest, reply: FastifyReply): void {
-    const url = request.url;
-    const q = url.indexOf('?');
-    const line = {
-      method: request.method,
-      path: q === -1 ? url : url.slice(0, q),
-      route: request.routeOptions.url ?? UNMATCHED_ROUTE,
-      statusCode: reply.statusCode,
-      durationMs: Math.round(reply.elapsedTime * 10) / 10,
-    };
+    const line = accessLine(
+      request.method,
+      request.url,
+      request.routeOptions.url ?? UNMATCHED_ROUTE,
+      reply.statusCode,
+      reply.elapsedTime,
+    );
     if (error) request.log.error({ ...line, err: error }, 'request failed while being sent');
-    else if (QUIET_ROUTES.has(line.route)) request.log.debug(line, 'request completed');
-    else request.log.info(line, 'request completed');
+    else if (QUIET_ROUTES.has(line.route)) request.log.debug(line, ACCESS_LINE_MESSAGE);
+    else request.log.info(line, ACCESS_LINE_MESSAGE);
   }
 }

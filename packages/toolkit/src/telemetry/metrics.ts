@@ -8,6 +8,8 @@ declare module 'fastify' {
   interface FastifyInstance {
     /** This app's Prometheus registry, served at `/metrics`: add your own collectors to it. */
     metrics: Registry;
+    /** Its request series, for requests answered beside Fastify's hooks (the gateway's fast path). */
+    httpMetrics: HttpRequestRecorder;
   }
 }
 
@@ -39,6 +41,41 @@ export async function metricsText(registry: Registry): Promise<string> {
   return own.endsWith('\n') || own.length === 0 ? own + processText : `${own}\n${processText}`;
 }
 
+/** Counts one answered request in an app's request series. */
+export interface HttpRequestRecorder {
+  /** Its route template (never a raw path), status and time in ms. */
+  record(method: string, route: string, status: number, elapsedMs: number): void;
+}
+
+/** `http_requests_total` and `http_request_duration_seconds` in `registry`. */
+export class HttpRequestMetrics implements HttpRequestRecorder {
+  private readonly requests: Counter<'method' | 'route' | 'status_code'>;
+  private readonly duration: Histogram<'method' | 'route' | 'status_code'>;
+
+  constructor(registry: Registry) {
+    const labelNames = ['method', 'route', 'status_code'] as const;
+    this.requests = new Counter({
+      name: 'http_requests_total',
+      help: 'HTTP requests answered, by method, route template and status code',
+      labelNames,
+      registers: [registry],
+    });
+    this.duration = new Histogram({
+      name: 'http_request_duration_seconds',
+      help: 'Time from receiving a request to the end of its response, by method, route template and status code',
+      labelNames,
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers: [registry],
+    });
+  }
+
+  record(method: string, route: string, status: number, elapsedMs: number): void {
+    const labels = { method, route, status_code: status };
+    this.requests.inc(labels);
+    this.duration.observe(labels, elapsedMs / 1000);
+  }
+}
+
 /**
  * Request metrics and `GET /metrics` on `app`, with a registry of its own (`app.metrics`), so apps
  * in one process (tests, the one-process shop) never share series:
@@ -48,29 +85,12 @@ export async function metricsText(registry: Registry): Promise<string> {
  */
 export function installHttpMetrics(app: FastifyInstance): Registry {
   const registry = new Registry();
-  const labelNames = ['method', 'route', 'status_code'] as const;
-  const requests = new Counter({
-    name: 'http_requests_total',
-    help: 'HTTP requests answered, by method, route template and status code',
-    labelNames,
-    registers: [registry],
-  });
-  const duration = new Histogram({
-    name: 'http_request_duration_seconds',
-    help: 'Time from receiving a request to the end of its response, by method, route template and status code',
-    labelNames,
-    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
-    registers: [registry],
-  });
-
+  const http = new HttpRequestMetrics(registry);
   app.decorate('metrics', registry);
+  app.decorate('httpMetrics', http);
   app.addHook('onResponse', (request, reply, done) => {
     const route = request.routeOptions.url;
-    if (route !== METRICS_PATH) {
-      const labels = { method: request.method, route: route ?? UNMATCHED_ROUTE, status_code: reply.statusCode };
-      requests.inc(labels);
-      duration.observe(labels, reply.elapsedTime / 1000);
-    }
+    if (route !== METRICS_PATH) http.record(request.method, route ?? UNMATCHED_ROUTE, reply.statusCode, reply.elapsedTime);
     done();
   });
   app.get(METRICS_PATH, async (_request, reply) => {

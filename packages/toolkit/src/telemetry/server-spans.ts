@@ -20,6 +20,7 @@ import {
 } from '@opentelemetry/semantic-conventions';
 import type { FastifyInstance, FastifyReply, FastifyRequest, FastifyServerOptions } from 'fastify';
 import { type TraceContext, tracerFor, withTraceService } from './tracing.js';
+import { urlPath } from '../wire/url-path.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -73,11 +74,9 @@ export function installServerSpans(app: FastifyInstance, identity: TraceIdentity
       request.traceContext = parent;
       return done();
     }
-    const url = request.url;
-    const q = url.indexOf('?');
     const attributes: Attributes = {
       [ATTR_HTTP_REQUEST_METHOD]: request.method,
-      [ATTR_URL_PATH]: q === -1 ? url : url.slice(0, q),
+      [ATTR_URL_PATH]: urlPath(request.url),
       [ATTR_MESHKIT_SERVICE]: identity.service,
       [ATTR_MESHKIT_REQUEST_ID]: request.id,
     };

@@ -145,11 +145,6 @@ export function startTracing(options: TracingOptions): Tracing {
   };
 }
 
-/** Whether `startTracing` installed the SDK in this process (and it is not shut down). */
-export function tracingStarted(): boolean {
-  return active !== undefined;
-}
-
 // The API's global tracer provider is always a proxy; with no SDK registered it hands out this.
 const NO_SDK = new ProxyTracerProvider().getDelegate();
 

@@ -2,3 +2,4 @@ export * from './ids.js';
 export * from './money.js';
 export * from './paging.js';
 export * from './text.js';
+export * from './url-path.js';
