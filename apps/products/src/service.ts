@@ -18,7 +18,7 @@ export function productsService(deps: ProductsServiceDeps): ServiceDefinition {
   const { store } = deps;
   const clock = deps.clock ?? systemClock;
   const products = new ProductRepository(store.db);
-  const reservations = new ReservationRepository(store.db);
+  const reservations = new ReservationRepository(store.db, store.dialect);
   return {
     name: PRODUCTS_SERVICE,
     version: '1.0.0',
