@@ -1,4 +1,6 @@
+import { getPriority } from 'node:os';
 import { afterEach, describe, expect, it } from 'vitest';
+import { niceWhileStarting } from './start-priority.js';
 import { type ChildSpec, Supervisor, type SupervisorEvent } from './supervisor.js';
 
 /** A small real child: announces a URL, and on SIGTERM says so and exits, as `meshkit run` does. */
@@ -7,11 +9,14 @@ const mode = process.env.MODE;
 const say = (line) => process.stdout.write(line + '\\n');
 if (mode === 'fail-at-start') { console.error('cannot start'); process.exit(3); }
 setInterval(() => {}, 1000);
+const nice = () => require('node:os').getPriority();
 setTimeout(() => {
   say('starting');
+  if (mode === 'report-nice') say('starting at nice ' + nice());
   console.error('a line on stderr');
   say('svc http://127.0.0.1:' + process.pid);
   if (mode === 'crash-after-up') setTimeout(() => process.exit(7), 50);
+  if (mode === 'report-nice') setTimeout(() => say('up at nice ' + nice()), 100);
 }, 20);
 process.on('SIGTERM', () => {
   if (mode === 'ignore-term') return;
@@ -116,6 +121,27 @@ describe('Supervisor', () => {
     expect(supervisor.children()[0]?.restarts).toBe(1);
     await supervisor.stop();
   });
+
+  // Giving the priority back needs root (CAP_SYS_NICE); without it the supervisor never lowers it.
+  it.runIf(process.getuid?.() === 0)(
+    'starts a replacement at a lower CPU priority and gives it the normal one back once it is up',
+    async () => {
+      const { supervisor, lines } = supervise([child('a#1', { MODE: 'report-nice' })], {
+        backoff: { initialMs: 10 },
+        startPriority: niceWhileStarting(7),
+      });
+      const own = getPriority();
+      const said = (what: string) => lines.filter((l) => l.startsWith(`a#1 stdout ${what} at nice `));
+      await supervisor.start();
+      await until(() => said('up').length === 1);
+      process.kill(supervisor.children()[0]?.pid ?? 0, 'SIGKILL');
+      await until(() => said('up').length === 2);
+      // The first start is not lowered; the replacement is, until it announced its URL.
+      expect(said('starting')).toEqual([`a#1 stdout starting at nice ${own}`, 'a#1 stdout starting at nice 7']);
+      expect(said('up')).toEqual([`a#1 stdout up at nice ${own}`, `a#1 stdout up at nice ${own}`]);
+      await supervisor.stop();
+    },
+  );
 
   it('fails start when a child exits before it was ever up, instead of restarting it', async () => {
     const { supervisor, events } = supervise([child('ok#1'), child('bad#1', { MODE: 'fail-at-start' })]);

@@ -2,6 +2,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { type Clock, systemClock } from '@meshkit/toolkit';
 import { type BackoffOptions, RestartBackoff } from './backoff.js';
+import { defaultStartPriority, type StartPriority } from './start-priority.js';
 
 /** One supervised process: how to start it and how to tell it is up. */
 export interface ChildSpec {
@@ -44,6 +45,8 @@ export interface SupervisorOptions {
   stopTimeoutMs?: number;
   /** How long `start()` waits for every child to be up. Default 60 s. */
   startTimeoutMs?: number;
+  /** A replacement's CPU priority until it is up. Default: lowered where it can be restored (root). */
+  startPriority?: StartPriority;
   /** Each line a child writes, on the stream it wrote it to. */
   onLine?(label: string, stream: 'stdout' | 'stderr', line: string): void;
   onEvent?(event: SupervisorEvent): void;
@@ -78,6 +81,7 @@ export class Supervisor {
   private readonly clock: Clock;
   private readonly stopTimeoutMs: number;
   private readonly startTimeoutMs: number;
+  private readonly startPriority: StartPriority;
   private state: State = 'idle';
   private startWaiter: { resolve(): void; reject(err: Error): void; timer: NodeJS.Timeout } | undefined;
 
@@ -88,6 +92,7 @@ export class Supervisor {
     this.clock = options.clock ?? systemClock;
     this.stopTimeoutMs = options.stopTimeoutMs ?? 15_000;
     this.startTimeoutMs = options.startTimeoutMs ?? 60_000;
+    this.startPriority = options.startPriority ?? defaultStartPriority();
     this.slots = specs.map((spec) => ({
       spec,
       backoff: new RestartBackoff(options.backoff),
@@ -162,6 +167,7 @@ export class Supervisor {
     slot.child = child;
     slot.url = undefined;
     slot.startedAt = this.clock.now();
+    if (slot.restarts > 0 && child.pid !== undefined) this.startPriority.lower(child.pid);
 
     this.readLines(slot, child, 'stderr');
     this.readLines(slot, child, 'stdout');
@@ -197,6 +203,7 @@ export class Supervisor {
   private onUp(slot: Slot, child: ChildProcess, url: string): void {
     slot.url = url;
     slot.everUp = true;
+    if (slot.restarts > 0 && child.pid !== undefined) this.startPriority.restore(child.pid);
     this.options.onEvent?.({ type: 'up', label: slot.spec.label, pid: child.pid ?? -1, url, restarts: slot.restarts });
     if (this.state === 'starting' && this.slots.every((s) => s.url !== undefined)) {
       this.state = 'running';
