@@ -90,6 +90,7 @@ export function clientPolicies(config: MeshConfig): ClientPolicyOptions {
     breaker: { threshold: config.breakerThreshold, openMs: config.breakerOpenMs },
     connectTimeoutMs: config.connectTimeoutMs,
     requestTimeoutMs: config.requestTimeoutMs,
+    requestTimeouts: config.requestTimeouts,
     outlier: {
       consecutive5xx: config.outlierConsecutive5xx,
       baseEjectionMs: config.outlierBaseEjectionMs,

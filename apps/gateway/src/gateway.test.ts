@@ -529,6 +529,23 @@ describe('when upstreams fail', () => {
     expect(res.headers['x-request-id']).toBe('too-slow');
   });
 
+  it("gives a service its own timeout (requestTimeouts) over requestTimeoutMs, and sends that budget on", async () => {
+    // Orders calls others before it answers: it gets 2 s per attempt where the rest gets 300 ms.
+    const slowly = (_req: http.IncomingMessage, res: http.ServerResponse, body: Buffer) => {
+      setTimeout(() => echo(_req, res, body), 500);
+    };
+    const orders = await upstream(slowly);
+    const products = await upstream(slowly);
+    const gw = await gatewayOver(
+      [testInstance('order-service', orders.port), testInstance('product-service', products.port)],
+      { requestTimeoutMs: 300, requestTimeouts: { 'order-service': 2000 } },
+    );
+    expect((await get(`${gw.url}/orders`)).status).toBe(200);
+    expect((await get(`${gw.url}/products`)).status).toBe(504);
+    expect(orders.seen.map((s) => s.headers['x-request-timeout-ms'])).toEqual(['2000']);
+    expect(products.seen.map((s) => s.headers['x-request-timeout-ms'])).toEqual(['300']);
+  });
+
   it('aborts the upstream request when the client goes away', async () => {
     const slow = await upstream(() => {
       /* holds the request open */

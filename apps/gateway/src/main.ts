@@ -57,6 +57,7 @@ export async function createGatewayApp(options: GatewayAppOptions): Promise<Gate
     breaker: options.breaker,
     connectTimeoutMs: options.connectTimeoutMs,
     requestTimeoutMs: options.requestTimeoutMs,
+    requestTimeouts: options.requestTimeouts,
     outlier: options.outlier,
     retry: options.retry,
     clock: options.clock,
@@ -76,7 +77,7 @@ export async function createGatewayApp(options: GatewayAppOptions): Promise<Gate
       logger: options.logger,
       corsOrigins: options.corsOrigins,
       bodyLimit: options.bodyLimit,
-      requestTimeoutMs: options.requestTimeoutMs,
+      // No requestTimeoutMs: the client's, per service, decides each attempt's timeout.
       faults: options.faults,
       faultRandom: options.faultRandom,
       upstreamMetrics,

@@ -358,6 +358,18 @@ describe('ServiceClient over real HTTP servers', () => {
     expect((await rejection(client.call(SERVICE, get()))).code).toBe('UPSTREAM_TIMEOUT');
   });
 
+  it("a service's own request timeout (requestTimeouts) applies over the client-wide one", async () => {
+    const [u] = await servers(1);
+    u!.handler = (_req, res) => {
+      setTimeout(() => json(res, 200, { ok: true }), 300);
+    };
+    const patient = clientOver([u!.instance], { requestTimeoutMs: 100, requestTimeouts: { [SERVICE]: 3000 } });
+    expect((await patient.client.call(SERVICE, get())).status).toBe(200);
+    const strict = clientOver([u!.instance], { requestTimeoutMs: 3000, requestTimeouts: { [SERVICE]: 100 } });
+    expect((await rejection(strict.client.call(SERVICE, get()))).code).toBe('UPSTREAM_TIMEOUT');
+    expect(strict.client.requestTimeoutFor('another-service')).toBe(3000);
+  });
+
   it('a 404 is an answer, not a failure', async () => {
     const [u] = await servers(1);
     u!.handler = (_req, res) => json(res, 404, { title: 'Not Found' });

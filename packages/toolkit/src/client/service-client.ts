@@ -44,6 +44,12 @@ export interface ServiceClientOptions {
   connectTimeoutMs?: number;
   /** Per-attempt timeout for headers and between body chunks, ms. Default 10 000. */
   requestTimeoutMs?: number;
+  /**
+   * Per-service per-attempt timeouts, by service name, over `requestTimeoutMs`: a service that
+   * calls others before it answers needs longer than the services it calls (Envoy's per-route
+   * timeout, Kong's per-service one).
+   */
+  requestTimeouts?: Record<string, number>;
   /** Keep-alive connections per instance. Default 64. */
   connections?: number;
   /**
@@ -77,7 +83,14 @@ export interface UpstreamAttempt {
 /** The policy part of a client's options: what configuration decides, apart from wiring. */
 export type ClientPolicyOptions = Pick<
   ServiceClientOptions,
-  'strategy' | 'strategies' | 'breaker' | 'connectTimeoutMs' | 'requestTimeoutMs' | 'outlier' | 'retry'
+  | 'strategy'
+  | 'strategies'
+  | 'breaker'
+  | 'connectTimeoutMs'
+  | 'requestTimeoutMs'
+  | 'requestTimeouts'
+  | 'outlier'
+  | 'retry'
 >;
 
 export interface RetryOptions {
@@ -260,6 +273,7 @@ export class ServiceClient implements ServiceDispatcher {
   private readonly maxAttempts: number;
   private readonly retryOn: ReadonlySet<number>;
   private readonly requestTimeoutMs: number;
+  private readonly requestTimeouts: ReadonlyMap<string, number>;
   private readonly poolOptions: Pool.Options;
   private readonly random: RandomSource | undefined;
   private readonly logger: ServiceClientLogger | undefined;
@@ -281,6 +295,7 @@ export class ServiceClient implements ServiceDispatcher {
     this.maxAttempts = attemptsAllowed(options.retry?.maxAttempts ?? 3);
     this.retryOn = new Set(options.retry?.retryOn ?? [502, 503, 504]);
     this.requestTimeoutMs = options.requestTimeoutMs ?? 10_000;
+    this.requestTimeouts = new Map(Object.entries(options.requestTimeouts ?? {}));
     this.random = options.random;
     this.logger = options.logger;
     this.onAttempt = options.onAttempt;
@@ -294,6 +309,11 @@ export class ServiceClient implements ServiceDispatcher {
     new OutlierDetector(this.outlierOptions);
     new RetryBudget(this.budgetOptions);
     this.unsubscribe = this.source.onChange((service) => this.forgetDeparted(service));
+  }
+
+  /** The per-attempt timeout of `service`'s requests that do not set their own. */
+  requestTimeoutFor(service: string): number {
+    return this.requestTimeouts.get(service) ?? this.requestTimeoutMs;
   }
 
   call<T = unknown>(service: string, request: ServiceRequest): Promise<ServiceResponse<T>> {
@@ -314,7 +334,7 @@ export class ServiceClient implements ServiceDispatcher {
           path: request.path,
           headers,
           body,
-          timeoutMs: request.timeoutMs ?? this.requestTimeoutMs,
+          timeoutMs: request.timeoutMs ?? this.requestTimeoutFor(service),
           deadline: request.deadline,
           maxAttempts: request.maxAttempts,
           key: request.key,
@@ -397,7 +417,7 @@ export class ServiceClient implements ServiceDispatcher {
         path: request.path,
         headers: request.headers,
         body: request.body,
-        timeoutMs: request.timeoutMs ?? this.requestTimeoutMs,
+        timeoutMs: request.timeoutMs ?? this.requestTimeoutFor(service),
         deadline: request.deadline,
         maxAttempts: request.maxAttempts,
         key: request.key,

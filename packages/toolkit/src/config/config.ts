@@ -44,6 +44,8 @@ export interface MeshConfig {
   breakerOpenMs: number;
   connectTimeoutMs: number;
   requestTimeoutMs: number;
+  /** Per-service per-attempt timeouts, from `REQUEST_TIMEOUT_MS_<SERVICE>` (`REQUEST_TIMEOUT_MS_ORDER_SERVICE` → `order-service`). */
+  requestTimeouts: Record<string, number>;
   /**
    * On stop, how long an instance keeps serving after deregistering; absent when `DRAIN_DELAY_MS`
    * is unset, so the launcher picks a default that fits the registry (0 in memory, 1500 in Redis).
@@ -102,11 +104,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): MeshConfig {
     registryTtlMs,
     heartbeatMs,
     balancer: oneOf('BALANCER', read('BALANCER'), strategyNames) ?? 'round_robin',
-    balancers: serviceBalancers(env),
+    balancers: perService(env, 'BALANCER_', (name, raw) => oneOf(name, raw, strategyNames)),
     breakerThreshold: int('BREAKER_THRESHOLD', 5, 1, 1000),
     breakerOpenMs: int('BREAKER_OPEN_MS', 60_000, 1, 24 * HOUR_MS),
     connectTimeoutMs: int('CONNECT_TIMEOUT_MS', 2000, 1, 10 * 60_000),
     requestTimeoutMs: int('REQUEST_TIMEOUT_MS', 10_000, 1, HOUR_MS),
+    requestTimeouts: perService(env, 'REQUEST_TIMEOUT_MS_', (name, raw) => integer(name, raw, 1, HOUR_MS)),
     outlierConsecutive5xx: int('OUTLIER_CONSECUTIVE_5XX', 5, 1, 1000),
     outlierBaseEjectionMs: int('OUTLIER_BASE_EJECTION_MS', 30_000, 1, HOUR_MS),
     outlierMaxEjectionPercent: int('OUTLIER_MAX_EJECTION_PERCENT', 50, 0, 100),
@@ -164,14 +167,21 @@ function oneOf<T extends string>(name: string, raw: string | undefined, allowed:
   return raw as T;
 }
 
-/** `BALANCER_<SERVICE>=strategy`: the service name is the rest, lower-cased, `_` as `-`. */
-function serviceBalancers(env: NodeJS.ProcessEnv): Record<string, StrategyName> {
-  const out: Record<string, StrategyName> = {};
+/**
+ * `<PREFIX><SERVICE>=value` for every service that has one: the service name is the rest of the
+ * variable's name, lower-cased, `_` as `-` (`BALANCER_PRODUCT_SERVICE` → `product-service`).
+ */
+function perService<T>(
+  env: NodeJS.ProcessEnv,
+  prefix: string,
+  parse: (name: string, raw: string | undefined) => T | undefined,
+): Record<string, T> {
+  const out: Record<string, T> = {};
   for (const [name, value] of Object.entries(env)) {
-    if (!name.startsWith('BALANCER_') || name.length === 'BALANCER_'.length) continue;
-    const strategy = oneOf(name, value?.trim() || undefined, strategyNames);
-    if (strategy === undefined) continue;
-    out[name.slice('BALANCER_'.length).toLowerCase().replaceAll('_', '-')] = strategy;
+    if (!name.startsWith(prefix) || name.length === prefix.length) continue;
+    const parsed = parse(name, value?.trim() || undefined);
+    if (parsed === undefined) continue;
+    out[name.slice(prefix.length).toLowerCase().replaceAll('_', '-')] = parsed;
   }
   return out;
 }
