@@ -6,6 +6,8 @@ export interface CandidateLoad {
   weight?: number;
   inFlight?: number;
   cost?: number;
+  /** The typical answer time; left out, none known yet. */
+  rtt?: number;
 }
 
 /** A healthy candidate of one service, distinguished only by its id and the load the test gives it. */
@@ -23,5 +25,5 @@ export function candidate(id: string, load: CandidateLoad = {}): Candidate {
     registeredAt: 0,
     lastHeartbeat: 0,
   };
-  return { instance, inFlight: load.inFlight ?? 0, cost: () => load.cost ?? 0 };
+  return { instance, inFlight: load.inFlight ?? 0, cost: () => load.cost ?? 0, rtt: () => load.rtt };
 }

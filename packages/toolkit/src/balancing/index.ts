@@ -7,3 +7,4 @@ export * from './p2c-ewma.js';
 export * from './consistent-hash.js';
 export * from './peak-ewma.js';
 export * from './create-strategy.js';
+export * from './latency-average.js';

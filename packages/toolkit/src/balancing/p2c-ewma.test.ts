@@ -25,6 +25,19 @@ describe('P2cEwmaStrategy', () => {
     expect(picks).toEqual(new Set(['a', 'b']));
   });
 
+  it('passes over one that typically answers 4 × slower than the other, however cheap it looks', () => {
+    // A fast instance busy with 8 requests costs more than an idle slow one...
+    const busyFast = candidate('fast', { cost: 2 * 9, rtt: 2 });
+    const idleSlow = candidate('slow', { cost: 20 * 1, rtt: 20 });
+    const p2c = new P2cEwmaStrategy();
+    for (let i = 0; i < 50; i++) expect(p2c.pick([busyFast, idleSlow], {}).instance.id).toBe('fast');
+    // ...below the factor, or with no average known yet, cost decides as before.
+    const notSoSlow = candidate('slow', { cost: 7, rtt: 7 });
+    expect(p2c.pick([busyFast, notSoSlow], {}).instance.id).toBe('slow');
+    const unknown = candidate('new', { cost: 1 });
+    expect(p2c.pick([busyFast, unknown], {}).instance.id).toBe('new');
+  });
+
   it('returns the only candidate', () => {
     const p2c = new P2cEwmaStrategy();
     const only = candidate('a');

@@ -10,6 +10,8 @@ export interface Candidate {
   readonly inFlight: number;
   /** Load estimate for p2c_ewma: peak-EWMA latency × (in-flight + 1). Lower is better. */
   cost(): number;
+  /** The instance's typical answer time in ms (a plain average); undefined before its first answer. */
+  rtt(): number | undefined;
 }
 
 export interface PickContext {

@@ -3,6 +3,7 @@ import { Readable } from 'node:stream';
 import type { Context } from '@opentelemetry/api';
 import { type Dispatcher, Pool } from 'undici';
 import { createStrategy } from '../balancing/create-strategy.js';
+import { LatencyAverage } from '../balancing/latency-average.js';
 import { PeakEwma } from '../balancing/peak-ewma.js';
 import type { RandomSource } from '../balancing/random.js';
 import type { BalancerStrategy, Candidate, StrategyName } from '../balancing/strategy.js';
@@ -185,6 +186,7 @@ class InstanceState implements Candidate {
     public instance: ServiceInstance,
     readonly breaker: CircuitBreaker,
     readonly latency: PeakEwma,
+    readonly average: LatencyAverage,
     private readonly poolOptions: Pool.Options,
   ) {}
 
@@ -195,6 +197,10 @@ class InstanceState implements Candidate {
 
   cost(): number {
     return this.latency.get() * (this.inFlight + 1);
+  }
+
+  rtt(): number | undefined {
+    return this.average.get();
   }
 
   /** The pool, created on first use. */
@@ -684,6 +690,7 @@ export class ServiceClient implements ServiceDispatcher {
       instance,
       new CircuitBreaker({ ...this.breakerOptions, clock: this.clock }),
       new PeakEwma({ clock: this.clock }),
+      new LatencyAverage({ clock: this.clock }),
       this.poolOptions,
     );
     this.states.set(instance.id, state);
@@ -786,7 +793,9 @@ export class ServiceClient implements ServiceDispatcher {
     const handler = new ExchangeHandler({
       headers: (answered, answerHeaders) => {
         clearTimeout(headersTimer);
-        state.latency.observe(this.clock.now() - sentAt);
+        const now = this.clock.now();
+        state.latency.observe(now - sentAt, now);
+        state.average.observe(now - sentAt, now);
         status = answered;
         dependencyFailed = answerHeaders[UPSTREAM_ERROR_HEADER] !== undefined;
         const next = listener.headers(answered, answerHeaders);
