@@ -11,10 +11,7 @@ import {
   type UpstreamAttempt,
   UpstreamMetrics,
 } from '@meshkit/toolkit';
-import { createGatewayApp, type GatewayHandle } from '@meshkit/gateway';
-import { createOrdersApp } from '@meshkit/orders';
-import { createProductsApp } from '@meshkit/products';
-import { createUsersApp } from '@meshkit/users';
+import type { GatewayHandle } from '@meshkit/gateway';
 import type { Logger } from 'pino';
 
 export const partNames = ['gateway', 'users', 'orders', 'products'] as const;
@@ -110,19 +107,27 @@ export function createClient(ctx: PartContext, onAttempt?: (a: UpstreamAttempt) 
   });
 }
 
-/** Builds and starts one part on `port`. */
+/**
+ * Builds and starts one part on `port`. Each part's package is loaded here, when it starts: a
+ * process runs only its own part's code (the gateway does not load the services' stores).
+ */
 export async function startPart(ctx: PartContext, name: PartName, port: number): Promise<RunningPart> {
   const { config } = ctx;
   let handle: ServiceHandle | GatewayHandle;
   let closeClient: (() => Promise<void>) | undefined;
   switch (name) {
-    case 'users':
+    case 'users': {
+      const { createUsersApp } = await import('@meshkit/users');
       handle = await createUsersApp({ ...storeOptions(config), service: serviceOptions(ctx, name, port) });
       break;
-    case 'products':
+    }
+    case 'products': {
+      const { createProductsApp } = await import('@meshkit/products');
       handle = await createProductsApp({ ...storeOptions(config), service: serviceOptions(ctx, name, port) });
       break;
+    }
     case 'orders': {
+      const { createOrdersApp } = await import('@meshkit/orders');
       const upstream = new UpstreamMetrics();
       const client = createClient(ctx, upstream.onAttempt);
       closeClient = () => client.close();
@@ -134,7 +139,8 @@ export async function startPart(ctx: PartContext, name: PartName, port: number):
       registerClientMetrics(handle.app.metrics, client, upstream);
       break;
     }
-    case 'gateway':
+    case 'gateway': {
+      const { createGatewayApp } = await import('@meshkit/gateway');
       handle = await createGatewayApp({
         ...clientPolicies(config),
         source: ctx.discovery,
@@ -146,6 +152,7 @@ export async function startPart(ctx: PartContext, name: PartName, port: number):
         logger: ctx.logger.child({ part: name }),
       });
       break;
+    }
   }
   await handle.start();
   return {

@@ -1,4 +1,4 @@
-import { type Kysely, type Migration, Migrator } from 'kysely';
+import type { Kysely, Migration } from 'kysely';
 
 /** What a store logs through: pino and Fastify's logger fit. */
 export interface StoreLogger {
@@ -23,6 +23,7 @@ export interface MigrateOptions {
  */
 export async function runMigrations<DB>(db: Kysely<DB>, options: MigrateOptions): Promise<void> {
   const { migrations, where, logger, migrationTableSchema } = options;
+  const { Migrator } = await import('kysely');
   const migrator = new Migrator({
     db,
     provider: { getMigrations: async () => migrations },

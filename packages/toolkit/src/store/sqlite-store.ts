@@ -1,17 +1,6 @@
-import { mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
-import Database from 'better-sqlite3';
-import {
-  type DatabaseConnection,
-  Kysely,
-  type Migration,
-  type SqliteDialectConfig,
-  SqliteDialect,
-  SqliteDriver,
-  CompiledQuery,
-} from 'kysely';
-import { runMigrations, type StoreLogger } from './migrate.js';
-import { type Store, storeOver } from './store.js';
+import type { Migration } from 'kysely';
+import type { StoreLogger } from './migrate.js';
+import type { Store } from './store.js';
 
 export interface SqliteStoreOptions {
   /** A file path (its folder is created), or `:memory:`. */
@@ -32,39 +21,11 @@ export function storeFile(dataDir: string, service: string): string {
  * write lock instead of failing; transactions begin IMMEDIATE so a read-then-write transaction
  * takes the write lock up front and cannot fail half-way with SQLITE_BUSY.
  * One process should open a file once: its transactions then queue on that one connection.
+ *
+ * better-sqlite3 and kysely are loaded here, on first use: a process without a store (the
+ * gateway) never loads them.
  */
 export async function openSqliteStore<DB>(options: SqliteStoreOptions): Promise<Store<DB>> {
-  const { file } = options;
-  if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true });
-  const sqlite = new Database(file);
-  try {
-    sqlite.pragma('journal_mode = WAL');
-    sqlite.pragma('busy_timeout = 5000');
-    sqlite.pragma('foreign_keys = ON');
-    sqlite.pragma('synchronous = NORMAL');
-  } catch (err) {
-    sqlite.close();
-    throw err;
-  }
-
-  const db = new Kysely<DB>({ dialect: new ImmediateSqliteDialect({ database: sqlite }) });
-  // Closing the last connection (close()) checkpoints the WAL into the main file.
-  return storeOver(db, 'sqlite', () => runMigrations(db, { migrations: options.migrations, where: file, logger: options.logger }));
-}
-
-/** kysely's SQLite driver, with `BEGIN IMMEDIATE` for transactions (see openSqliteStore). */
-class ImmediateSqliteDriver extends SqliteDriver {
-  override async beginTransaction(connection: DatabaseConnection): Promise<void> {
-    await connection.executeQuery(CompiledQuery.raw('begin immediate'));
-  }
-}
-
-class ImmediateSqliteDialect extends SqliteDialect {
-  constructor(private readonly config: SqliteDialectConfig) {
-    super(config);
-  }
-
-  override createDriver(): SqliteDriver {
-    return new ImmediateSqliteDriver(this.config);
-  }
+  const { openSqliteEngine } = await import('./sqlite-engine.js');
+  return openSqliteEngine<DB>(options);
 }

@@ -10,18 +10,10 @@ import {
   type Tracer,
   trace,
 } from '@opentelemetry/api';
-import { W3CTraceContextPropagator } from '@opentelemetry/core';
-import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
-import {
-  defaultResource,
-  detectResources,
-  envDetector,
-  type Resource,
-  resourceFromAttributes,
-} from '@opentelemetry/resources';
-import { BasicTracerProvider, BatchSpanProcessor, type SpanProcessor } from '@opentelemetry/sdk-trace-base';
-import { NodeTracerProvider } from '@opentelemetry/sdk-trace-node';
-import { ATTR_SERVICE_NAME } from '@opentelemetry/semantic-conventions';
+import type { Resource } from '@opentelemetry/resources';
+import type { SpanProcessor } from '@opentelemetry/sdk-trace-base';
+import type { NodeTracerProvider } from '@opentelemetry/sdk-trace-node';
+import { tracingSdk } from './tracing-sdk.js';
 
 /** An OpenTelemetry context: what a request passes to the calls it makes (`request.traceContext`). */
 export type TraceContext = Context;
@@ -92,6 +84,8 @@ export function traceServiceOf(ctx: Context): string | undefined {
 export function startTracing(options: TracingOptions): Tracing {
   if (active) throw new Error('tracing is already started in this process');
   if (options.logger) diag.setLogger(diagLogger(options.logger), DiagLogLevel.WARN);
+  const { W3CTraceContextPropagator, OTLPTraceExporter, BatchSpanProcessor, NodeTracerProvider, defaultResource, detectResources, envDetector } =
+    tracingSdk();
   const exporter = new OTLPTraceExporter(
     options.endpoint === undefined ? {} : { url: `${options.endpoint.replace(/\/+$/, '')}/v1/traces` },
   );
@@ -167,7 +161,7 @@ export function tracerFor(service: string | undefined): Tracer {
   if (!state?.resourcePerService || service === undefined) return trace.getTracer(TRACER_NAME);
   let tracer = state.perService.get(service);
   if (!tracer) {
-    const provider = new BasicTracerProvider({
+    const provider = new (tracingSdk().BasicTracerProvider)({
       resource: named(state.base, service),
       spanProcessors: [state.processor],
     });
@@ -178,6 +172,7 @@ export function tracerFor(service: string | undefined): Tracer {
 }
 
 function named(base: Resource, serviceName: string): Resource {
+  const { resourceFromAttributes, ATTR_SERVICE_NAME } = tracingSdk();
   return base.merge(resourceFromAttributes({ [ATTR_SERVICE_NAME]: serviceName }));
 }
 
