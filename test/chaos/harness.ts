@@ -121,7 +121,7 @@ export async function startChaosEnv(name: string): Promise<ChaosEnv> {
     const productId = product.body.id as string;
     const userId = user.body.id as string;
     const order = { user_id: userId, items: [{ product_id: productId, quantity: 1 }] };
-    // Warm up, not measured: connection pools, JIT. Straight into 150 req/s, a cold orders service
+    // Warm up, not measured: connection pools, JIT. Straight into the full rate, a cold orders service
     // can take more than the 500 ms per attempt for its first orders.
     for (const [rate, ms] of [[30, 1000], [75, 1000], [LOAD_RATE, 2000]] as const) {
       const warm = LoadGenerator.start({ url, rate, productId, userId, idPrefix: 'warm-' });
