@@ -1,4 +1,12 @@
-import { type DatabaseIntrospector, type DialectAdapter, Kysely, PostgresAdapter, PostgresDialect, type PostgresDialectConfig, sql } from 'kysely';
+import {
+  type DatabaseIntrospector,
+  type DialectAdapter,
+  Kysely,
+  PostgresAdapter,
+  PostgresDialect,
+  type PostgresDialectConfig,
+  sql,
+} from 'kysely';
 import pg from 'pg';
 import { runMigrations } from './migrate.js';
 import type { PostgresStoreOptions } from './postgres-store.js';

@@ -84,19 +84,18 @@ export function traceServiceOf(ctx: Context): string | undefined {
 export function startTracing(options: TracingOptions): Tracing {
   if (active) throw new Error('tracing is already started in this process');
   if (options.logger) diag.setLogger(diagLogger(options.logger), DiagLogLevel.WARN);
-  const { W3CTraceContextPropagator, OTLPTraceExporter, BatchSpanProcessor, NodeTracerProvider, defaultResource, detectResources, envDetector } =
-    tracingSdk();
-  const exporter = new OTLPTraceExporter(
+  const sdk = tracingSdk();
+  const exporter = new sdk.OTLPTraceExporter(
     options.endpoint === undefined ? {} : { url: `${options.endpoint.replace(/\/+$/, '')}/v1/traces` },
   );
-  const processor = new BatchSpanProcessor(exporter);
+  const processor = new sdk.BatchSpanProcessor(exporter);
   // The SDK's defaults, then OTEL_RESOURCE_ATTRIBUTES, then the service name.
-  const base = defaultResource().merge(detectResources({ detectors: [envDetector] }));
-  const provider = new NodeTracerProvider({
+  const base = sdk.defaultResource().merge(sdk.detectResources({ detectors: [sdk.envDetector] }));
+  const provider = new sdk.NodeTracerProvider({
     resource: named(base, options.serviceName),
     spanProcessors: [processor],
   });
-  provider.register({ propagator: new W3CTraceContextPropagator() });
+  provider.register({ propagator: new sdk.W3CTraceContextPropagator() });
   const state: ActiveTracing = {
     resourcePerService: options.resourcePerService ?? true,
     base,
