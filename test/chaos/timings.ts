@@ -8,7 +8,10 @@
  *   hop needs a budget that covers theirs (with 500 ms, a single slow reservation timed the order
  *   out at the gateway, and five in a row opened the breaker of the only orders instance for
  *   60 s); and, as the only instance, it has nowhere to be retried, so the budget also covers a
- *   stall of the whole VM (one of 2.2 s came in a clean-clone CI run, 2 s timed an order out).
+ *   stall of the whole VM (one of 2.2 s came in a clean-clone CI run, 2 s timed an order out);
+ * - the users service 2 s (`REQUEST_TIMEOUT_MS_USER_SERVICE`): also a single instance, so the
+ *   orders service's check of the user has nowhere to retry either (a 1.5 s stall in scenario 8b
+ *   of another CI run timed it out at 500 ms).
  * Breakers (5 failures, open 60 s), outlier ejection (5 failures or one refused connection, 30 s)
  * and retries (3 attempts, 20 % budget) keep their defaults.
  */
@@ -18,6 +21,7 @@ export const TIMINGS = {
   REQUEST_TIMEOUT_MS: 500,
   CONNECT_TIMEOUT_MS: 300,
   REQUEST_TIMEOUT_MS_ORDER_SERVICE: 5000,
+  REQUEST_TIMEOUT_MS_USER_SERVICE: 2000,
 } as const;
 
 /** How often the gateway's discovery re-reads the registry (Discovery's default; not configurable). */
