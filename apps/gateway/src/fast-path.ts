@@ -1,8 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { TLSSocket } from 'node:tls';
 import {
-  ACCESS_LINE_MESSAGE,
-  accessLine,
+  accessLineWriter,
   type Clock,
   type HttpRequestRecorder,
   MeshError,
@@ -59,6 +58,7 @@ export type FastPath = (req: IncomingMessage, res: ServerResponse) => boolean;
  */
 export function fastPath(options: FastPathOptions): FastPath {
   const { client, clock, log, metrics } = options;
+  const writeAccessLine = accessLineWriter(log);
 
   return (req, res) => {
     const method = req.method;
@@ -82,7 +82,7 @@ export function fastPath(options: FastPathOptions): FastPath {
       const status = res.statusCode;
       const elapsedMs = performance.now() - started;
       metrics.record(method, template, status, elapsedMs);
-      if (infoEnabled(log)) log.info({ reqId: id, ...accessLine(method, url, template, status, elapsedMs) }, ACCESS_LINE_MESSAGE);
+      writeAccessLine(id, method, url, template, status, elapsedMs);
       options.onServed?.({ id, method, url, service, status, elapsedMs, instanceId });
     });
     const problem = (err: MeshError) => {
@@ -129,10 +129,4 @@ export function fastPath(options: FastPathOptions): FastPath {
     );
     return true;
   };
-}
-
-/** pino's level check; a logger without one (a test's) always logs. */
-function infoEnabled(log: FastifyBaseLogger): boolean {
-  const check = (log as { isLevelEnabled?: (level: string) => boolean }).isLevelEnabled;
-  return check === undefined || check.call(log, 'info');
 }

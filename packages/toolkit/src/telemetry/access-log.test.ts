@@ -3,6 +3,7 @@ import { Type } from 'typebox';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createServiceApp } from '../service/create-app.js';
 import type { ServiceApp } from '../service/types.js';
+import { ACCESS_LINE_MESSAGE, accessLine, accessLineWriter, appLogger } from './access-log.js';
 import { createLogger } from './logger.js';
 
 type Line = Record<string, unknown>;
@@ -121,5 +122,62 @@ describe('request logging', () => {
     const plain = lines.filter((l) => l.reqId === 'plain');
     expect(plain).toHaveLength(2);
     for (const l of plain) expect(l).not.toHaveProperty('traceId');
+  });
+});
+
+describe('accessLineWriter', () => {
+  /** A logger like the gateway's (createLogger, then the app's bindings) writing raw lines into an array. */
+  function logger(level = 'info') {
+    const raw: string[] = [];
+    const destination = new Writable({
+      write(chunk, _enc, done) {
+        raw.push(...String(chunk).split(/(?<=\n)/));
+        done();
+      },
+    });
+    const log = appLogger(createLogger({ level, name: 'meshkit', destination }), { part: 'gateway', instance: 'i-1' });
+    return { raw, log };
+  }
+  const sameTime = (line: string) => line.replace(/"time":"[^"]*"/, '"time":"T"');
+
+  it("writes the same bytes pino's own info line does, for the same request", () => {
+    const { raw, log } = logger();
+    const write = accessLineWriter(log);
+    write('req-1', 'GET', '/products/a%22b?token=secret', '/products/*', 200, 1.26);
+    log.info({ reqId: 'req-1', ...accessLine('GET', '/products/a%22b?token=secret', '/products/*', 200, 1.26) }, ACCESS_LINE_MESSAGE);
+    write('id "quoted"\\', 'HEAD', '/odd"path\\', '/odd', 503, 0.04);
+    log.info({ reqId: 'id "quoted"\\', ...accessLine('HEAD', '/odd"path\\', '/odd', 503, 0.04) }, ACCESS_LINE_MESSAGE);
+    expect(raw).toHaveLength(4);
+    expect(sameTime(raw[0] ?? '')).toBe(sameTime(raw[1] ?? ''));
+    expect(sameTime(raw[2] ?? '')).toBe(sameTime(raw[3] ?? ''));
+    expect(JSON.parse(raw[0] ?? '')).toMatchObject({
+      level: 30,
+      name: 'meshkit',
+      part: 'gateway',
+      reqId: 'req-1',
+      path: '/products/a%22b',
+      statusCode: 200,
+      durationMs: 1.3,
+      msg: 'request completed',
+    });
+  });
+
+  it('follows the level while the process runs', () => {
+    const { raw, log } = logger('warn');
+    const write = accessLineWriter(log);
+    write('req-1', 'GET', '/a', '/a', 200, 1);
+    expect(raw).toHaveLength(0);
+    (log as unknown as { level: string }).level = 'info';
+    write('req-2', 'GET', '/a', '/a', 200, 1);
+    expect(raw).toHaveLength(1);
+  });
+
+  it("falls back to the logger's info for a logger meshkit did not make", () => {
+    const calls: unknown[][] = [];
+    const foreign = { info: (...args: unknown[]) => calls.push(args) } as unknown as Parameters<typeof accessLineWriter>[0];
+    accessLineWriter(foreign)('req-1', 'GET', '/a?b=c', '/a', 404, 2);
+    expect(calls).toEqual([
+      [{ reqId: 'req-1', method: 'GET', path: '/a', route: '/a', statusCode: 404, durationMs: 2 }, ACCESS_LINE_MESSAGE],
+    ]);
   });
 });

@@ -1,6 +1,7 @@
 import { hostname } from 'node:os';
 import pino from 'pino';
 import pinoPretty from 'pino-pretty';
+import { LineBuffer } from './line-buffer.js';
 import { redactSecrets } from './redact.js';
 
 export interface LoggerOptions {
@@ -43,28 +44,12 @@ export function createLogger(options: LoggerOptions = {}): pino.Logger {
   return marked(pino(settings, options.destination ?? bufferedStdout()));
 }
 
-/** How long a line may wait in the buffer of stdout when the process is quiet. */
-const FLUSH_EVERY_MS = 100;
-/** At most PIPE_BUF per write: a write of whole lines that never interleaves with another writer's. */
-const WRITE_BYTES = 4096;
-/** A write is due once this much is buffered (sonic-boom wants it below the write size). */
-const GATHER_BYTES = 2048;
-
-/**
- * stdout through a 4 KiB buffer, written off the main thread: under load many lines go in one
- * write (pino's default makes one threadpool write per line, which cost a proxied request about
- * 13 µs), and a quiet process still shows each line within 100 ms. Lines still buffered are
- * written when the process exits (pino flushes at exit); a SIGKILL loses at most those.
- */
+/** stdout through a `LineBuffer`: one write per ~4 KiB of lines, from the main thread. */
 function bufferedStdout(): pino.DestinationStream {
-  const stream = pino.destination({ dest: 1, sync: false, minLength: GATHER_BYTES, maxWrite: WRITE_BYTES });
-  const timer = setInterval(() => {
-    // sonic-boom keeps no public count; flushing an empty buffer would write zero bytes each time.
-    const state = stream as unknown as { _len: number; destroyed: boolean };
-    if (!state.destroyed && state._len > 0) stream.flush();
-  }, FLUSH_EVERY_MS);
-  timer.unref();
-  return stream;
+  return new LineBuffer({
+    fd: 1,
+    onError: (err) => process.stderr.write(`meshkit: logging stopped, stdout cannot be written (${err.code ?? err.message})\n`),
+  });
 }
 
 let stampedAt = Number.NaN;
