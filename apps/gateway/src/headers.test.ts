@@ -1,35 +1,71 @@
 import { describe, expect, it } from 'vitest';
 import {
-  clientResponseHeaders,
+  clientResponseHeaderList,
   isValidTraceparent,
   newTraceparent,
-  stripHopByHop,
   upstreamRequestHeaders,
 } from './headers.js';
 
 const ctx = { requestId: 'req-1', remoteAddress: '10.0.0.9', protocol: 'http' as const };
 
-describe('hop-by-hop filtering', () => {
-  it('drops the standard hop-by-hop headers and those the Connection header names', () => {
-    const out = stripHopByHop({
-      connection: 'keep-alive, X-Custom',
-      'keep-alive': 'timeout=5',
-      'proxy-authenticate': 'Basic',
-      'proxy-authorization': 'Basic abc',
-      te: 'trailers',
-      trailer: 'x-sum',
-      'transfer-encoding': 'chunked',
-      upgrade: 'websocket',
-      'x-custom': '1',
-      'content-type': 'application/json',
-      'set-cookie': ['a=1', 'b=2'],
-      etag: '"v1"',
-    });
-    expect(out).toEqual({ 'content-type': 'application/json', 'set-cookie': ['a=1', 'b=2'], etag: '"v1"' });
+/** A response head as undici reads it: names and values as bytes, in order. */
+function raw(...pairs: string[]): Buffer[] {
+  return pairs.map((p) => Buffer.from(p, 'latin1'));
+}
+
+const plain = { own: {}, requestId: 'req-1', close: false };
+
+describe('the head returned to the client', () => {
+  it('drops the standard hop-by-hop headers and those the Connection header names, keeping the rest in order', () => {
+    const out = clientResponseHeaderList(
+      raw(
+        'Connection', 'keep-alive, X-Custom',
+        'Keep-Alive', 'timeout=5',
+        'Proxy-Authenticate', 'Basic',
+        'proxy-authorization', 'Basic abc',
+        'TE', 'trailers',
+        'trailer', 'x-sum',
+        'Transfer-Encoding', 'chunked',
+        'upgrade', 'websocket',
+        'x-custom', '1',
+        'Content-Type', 'application/json',
+        'set-cookie', 'a=1',
+        'ETag', '"v1"',
+        'Set-Cookie', 'b=2',
+      ),
+      plain,
+    );
+    expect(out).toEqual([
+      'content-type', 'application/json',
+      'set-cookie', 'a=1',
+      'etag', '"v1"',
+      'set-cookie', 'b=2',
+      'x-request-id', 'req-1',
+    ]);
   });
 
-  it('keeps content-length on responses (the body is forwarded byte for byte)', () => {
-    expect(clientResponseHeaders({ 'content-length': '12', connection: 'close' })).toEqual({ 'content-length': '12' });
+  it('keeps content-length (the body is forwarded byte for byte) and passes bytes through as latin1', () => {
+    const out = clientResponseHeaderList(
+      [Buffer.from('content-length'), Buffer.from('12'), Buffer.from('x-name'), Buffer.from([0x63, 0xe9])],
+      plain,
+    );
+    expect(out).toEqual(['content-length', '12', 'x-name', 'c\u00e9', 'x-request-id', 'req-1']);
+  });
+
+  it("sends this request's id, adds the gateway's own headers under the upstream's, and closes when draining", () => {
+    const out = clientResponseHeaderList(raw('x-request-id', 'upstream-id', 'vary', 'accept'), {
+      own: { vary: 'origin', 'access-control-allow-origin': 'https://shop.example', 'x-fault': ['a', 'b'], skipped: undefined },
+      requestId: 'req-9',
+      close: true,
+    });
+    expect(out).toEqual([
+      'vary', 'accept',
+      'access-control-allow-origin', 'https://shop.example',
+      'x-fault', 'a',
+      'x-fault', 'b',
+      'x-request-id', 'req-9',
+      'connection', 'close',
+    ]);
   });
 });
 

@@ -1,5 +1,6 @@
 import { randomFillSync } from 'node:crypto';
-import type { IncomingHttpHeaders } from 'node:http';
+import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
+import type { RawHeaders } from '@meshkit/toolkit';
 
 export type HeaderMap = Record<string, string | string[]>;
 
@@ -58,11 +59,6 @@ function copyEndToEnd(headers: IncomingHttpHeaders, skip: ReadonlySet<string>): 
     out[name] = value;
   }
   return out;
-}
-
-/** The end-to-end headers of a message: hop-by-hop ones and those named in `Connection` removed. */
-export function stripHopByHop(headers: IncomingHttpHeaders): HeaderMap {
-  return copyEndToEnd(headers, new Set());
 }
 
 const TRACEPARENT = /^([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})(-.*)?$/;
@@ -148,7 +144,42 @@ export function upstreamRequestHeaders(incoming: IncomingHttpHeaders, ctx: Forwa
   return out;
 }
 
-/** The headers returned to the client for an upstream response: end-to-end headers, unchanged. */
-export function clientResponseHeaders(upstream: IncomingHttpHeaders): HeaderMap {
-  return stripHopByHop(upstream);
+/** What the gateway adds to an upstream's answer on its way to the client. */
+export interface ResponseAdditions {
+  /** Headers meant for the client (CORS, fault marks); the upstream's own of the same name win. */
+  own: OutgoingHttpHeaders;
+  requestId: string;
+  /** The connection closes after this response (the gateway drains). */
+  close: boolean;
+}
+
+/**
+ * The head returned to the client for an upstream's answer, as the flat `[name, value, …]` list
+ * `writeHead` takes: the upstream's end-to-end headers unchanged and in order (repeated ones
+ * repeated, names lower-cased), hop-by-hop ones and those its `Connection` names dropped, then the
+ * gateway's own and `x-request-id` (this request's, not the upstream's).
+ */
+export function clientResponseHeaderList(raw: RawHeaders, add: ResponseAdditions): string[] {
+  let listed = NONE;
+  const names: string[] = [];
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    const name = (raw[i] as Buffer).toString('latin1').toLowerCase();
+    names.push(name);
+    if (name === 'connection') listed = connectionListed((raw[i + 1] as Buffer).toString('latin1'));
+  }
+  const out: string[] = [];
+  for (let i = 0; i < names.length; i++) {
+    const name = names[i] as string;
+    if (hopByHopHeaders.has(name) || listed.has(name) || name === 'x-request-id') continue;
+    out.push(name, (raw[2 * i + 1] as Buffer).toString('latin1'));
+  }
+  for (const name in add.own) {
+    const value = add.own[name];
+    if (value === undefined || names.includes(name)) continue;
+    if (Array.isArray(value)) for (const v of value) out.push(name, v);
+    else out.push(name, String(value));
+  }
+  out.push('x-request-id', add.requestId);
+  if (add.close) out.push('connection', 'close');
+  return out;
 }

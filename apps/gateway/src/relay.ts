@@ -1,12 +1,13 @@
-import type { IncomingHttpHeaders, OutgoingHttpHeaders, ServerResponse } from 'node:http';
+import type { OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import {
   type ForwardHandle,
   MeshError,
+  type RawHeaders,
   type RawServiceRequest,
   type ServiceDispatcher,
   type ServiceInstance,
 } from '@meshkit/toolkit';
-import { clientResponseHeaders } from './headers.js';
+import { clientResponseHeaderList } from './headers.js';
 
 /** The client's side of a relayed request: its response, and how the edge around it answers. */
 export interface RelayTarget {
@@ -33,7 +34,7 @@ export interface RelayTarget {
  */
 export function relay(client: ServiceDispatcher, service: string, request: RawServiceRequest, target: RelayTarget): void {
   const { res } = target;
-  let head: { status: number; headers: IncomingHttpHeaders } | undefined;
+  let head: { status: number; headers: RawHeaders } | undefined;
   let committed = false;
   let handle: ForwardHandle | undefined;
   const onClose = () => {
@@ -42,10 +43,12 @@ export function relay(client: ServiceDispatcher, service: string, request: RawSe
   const onDrain = () => handle?.resume();
   const commit = (): boolean => {
     committed = true;
-    const { status, headers } = head as { status: number; headers: IncomingHttpHeaders };
-    const out = Object.assign(target.ownHeaders(), clientResponseHeaders(headers));
-    out['x-request-id'] = target.requestId;
-    if (target.closing()) out.connection = 'close';
+    const { status, headers } = head as { status: number; headers: RawHeaders };
+    const out = clientResponseHeaderList(headers, {
+      own: target.ownHeaders(),
+      requestId: target.requestId,
+      close: target.closing(),
+    });
     try {
       res.writeHead(status, out);
     } catch (err) {

@@ -1,10 +1,10 @@
-import type { IncomingHttpHeaders } from 'node:http';
 import type { Dispatcher } from 'undici';
+import type { RawHeaders } from '../wire/raw-headers.js';
 
 /** What one HTTP exchange tells whoever started it, in order: headers, data…, then complete or error. */
 export interface ExchangeListener {
-  /** The response head; false pauses reading until `resume()`. */
-  headers(status: number, headers: IncomingHttpHeaders): boolean;
+  /** The response head, as read; false pauses reading until `resume()`. */
+  headers(status: number, headers: RawHeaders): boolean;
   /** A body chunk; false pauses reading until `resume()`. */
   data(chunk: Buffer): boolean;
   complete(): void;
@@ -43,7 +43,7 @@ export class ExchangeHandler implements Dispatcher.DispatchHandler {
 
   onHeaders(statusCode: number, rawHeaders: Buffer[], resume: () => void): boolean {
     this.resumeReading = resume;
-    return this.listener.headers(statusCode, headersOf(rawHeaders));
+    return this.listener.headers(statusCode, rawHeaders);
   }
 
   onData(chunk: Buffer): boolean {
@@ -60,21 +60,4 @@ export class ExchangeHandler implements Dispatcher.DispatchHandler {
     this.over = true;
     this.listener.error(err);
   }
-}
-
-/**
- * Raw header pairs as Node's `IncomingHttpHeaders`: lower-case names, repeated names as arrays
- * (`set-cookie` always). Values are read as latin1, so bytes pass through a proxy unchanged.
- */
-export function headersOf(raw: Buffer[]): IncomingHttpHeaders {
-  const headers: Record<string, string | string[]> = {};
-  for (let i = 0; i + 1 < raw.length; i += 2) {
-    const name = (raw[i] as Buffer).toString('latin1').toLowerCase();
-    const value = (raw[i + 1] as Buffer).toString('latin1');
-    const prior = headers[name];
-    if (prior === undefined) headers[name] = name === 'set-cookie' ? [value] : value;
-    else if (Array.isArray(prior)) prior.push(value);
-    else headers[name] = [prior, value];
-  }
-  return headers;
 }

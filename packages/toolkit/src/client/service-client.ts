@@ -13,6 +13,7 @@ import { MeshError, UPSTREAM_ERROR_HEADER } from '../errors.js';
 import type { ServiceInstance } from '../registry/instance.js';
 import { CircuitBreaker } from '../resilience/circuit-breaker.js';
 import { REQUEST_TIMEOUT_HEADER, remainingMs, requestTimeoutHeaderValue } from '../resilience/deadline.js';
+import { headersOf, hasRawHeader, type RawHeaders } from '../wire/raw-headers.js';
 import { ExchangeHandler } from './exchange-handler.js';
 import { OutlierDetector, type OutlierDetectorOptions } from '../resilience/outlier-detector.js';
 import { RetryBudget, type RetryBudgetOptions } from '../resilience/retry-budget.js';
@@ -132,7 +133,7 @@ const DISCARD_LIMIT_BYTES = 64 * 1024;
 
 /** What an attempt tells the retry loop. `headers` decides: pass the body on, pause, or read it away. */
 interface AttemptListener {
-  headers(status: number, headers: IncomingHttpHeaders): 'go' | 'pause' | 'discard';
+  headers(status: number, headers: RawHeaders): 'go' | 'pause' | 'discard';
   data(chunk: Buffer): boolean;
   end(): void;
   error(err: Error, headersCame: boolean): void;
@@ -348,7 +349,7 @@ export class ServiceClient implements ServiceDispatcher {
         },
         {
           headers: (status, answered, instance) => {
-            head = { status, headers: answered, instance };
+            head = { status, headers: headersOf(answered), instance };
             return true;
           },
           data: (chunk) => chunks.push(chunk) > 0,
@@ -389,7 +390,7 @@ export class ServiceClient implements ServiceDispatcher {
               done(err);
             },
           });
-          resolve({ statusCode, headers, body, instance });
+          resolve({ statusCode, headers: headersOf(headers), body, instance });
           return true;
         },
         data: (chunk) => body?.push(chunk) ?? false,
@@ -797,7 +798,7 @@ export class ServiceClient implements ServiceDispatcher {
         state.latency.observe(now - sentAt, now);
         state.average.observe(now - sentAt, now);
         status = answered;
-        dependencyFailed = answerHeaders[UPSTREAM_ERROR_HEADER] !== undefined;
+        dependencyFailed = hasRawHeader(answerHeaders, UPSTREAM_ERROR_HEADER);
         const next = listener.headers(answered, answerHeaders);
         discarding = next === 'discard';
         return next !== 'pause';

@@ -3,6 +3,7 @@ import type { Readable } from 'node:stream';
 import type { Context } from '@opentelemetry/api';
 import type { MeshError } from '../errors.js';
 import type { ServiceInstance } from '../registry/instance.js';
+import type { RawHeaders } from '../wire/raw-headers.js';
 import type { ServiceCaller } from './service-caller.js';
 
 /** A request forwarded as bytes (the gateway's proxy path). */
@@ -31,8 +32,11 @@ export interface RawServiceRequest {
  * recorded (breaker, outlier detector, in-flight) before `end` or `error` is called.
  */
 export interface UpstreamSink {
-  /** The answer's head, from `instance`; false pauses reading until the handle's `resume()`. */
-  headers(status: number, headers: IncomingHttpHeaders, instance: ServiceInstance): boolean;
+  /**
+   * The answer's head, from `instance`, as read (`headersOf` makes Node's header object of it);
+   * false pauses reading until the handle's `resume()`.
+   */
+  headers(status: number, headers: RawHeaders, instance: ServiceInstance): boolean;
   /** A body chunk; false pauses reading until the handle's `resume()`. */
   data(chunk: Buffer): boolean;
   end(): void;

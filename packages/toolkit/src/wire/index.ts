@@ -3,3 +3,4 @@ export * from './money.js';
 export * from './paging.js';
 export * from './text.js';
 export * from './url-path.js';
+export * from './raw-headers.js';
