@@ -1,4 +1,6 @@
-import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import { Counter, Gauge, type Registry } from 'prom-client';
+import { type LabelValue, SeriesIndex, SeriesMetric } from './labelled-series.js';
+import { DURATION_BUCKETS_SECONDS } from './metrics.js';
 import type { ServiceClientStats, UpstreamAttempt } from '../client/service-client.js';
 import type { CircuitStateName, ServiceSnapshot } from '../client/upstream.js';
 import type { InstanceSource } from '../discovery/instance-source.js';
@@ -26,51 +28,38 @@ export function statusClass(status: number | undefined): string {
  * times them to the end of the response body.
  */
 export class UpstreamMetrics {
-  readonly requests = new Counter({
-    name: 'meshkit_upstream_requests_total',
-    help: 'Attempts sent to an upstream instance (retries included), by status class (error: no status)',
-    labelNames: ['service', 'instance', 'status_class'] as const,
-    registers: [],
-  });
-  readonly duration = new Histogram({
-    name: 'meshkit_upstream_request_duration_seconds',
-    help: 'Time of an attempt on an upstream instance, from sending to the end of the response body',
-    labelNames: ['service', 'instance'] as const,
-    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
-    registers: [],
-  });
-  /** Label sets seen per instance id, to drop the series of instances that left. */
-  private readonly seen = new Map<string, { service: string; classes: Set<string> }>();
+  private readonly attempts = new SeriesIndex(['service', 'instance', 'status_class']);
+  private readonly durations = new SeriesIndex(['service', 'instance'], DURATION_BUCKETS_SECONDS);
 
   /** For `ServiceClientOptions.onAttempt`. */
   readonly onAttempt = (attempt: UpstreamAttempt): void => {
     const service = attempt.service;
     const instance = attempt.instance.id;
-    const status_class = statusClass(attempt.status);
-    this.requests.inc({ service, instance, status_class });
-    this.duration.observe({ service, instance }, attempt.durationMs / 1000);
-    let seen = this.seen.get(instance);
-    if (!seen) {
-      seen = { service, classes: new Set() };
-      this.seen.set(instance, seen);
-    }
-    seen.classes.add(status_class);
+    this.attempts.observe(0, service, instance, statusClass(attempt.status));
+    this.durations.observe(attempt.durationMs / 1000, service, instance);
   };
 
   /** Adds both series to `registry` (a metric may be in several registries). */
   register(registry: Registry): void {
-    registry.registerMetric(this.requests);
-    registry.registerMetric(this.duration);
+    new SeriesMetric(
+      'meshkit_upstream_requests_total',
+      'Attempts sent to an upstream instance (retries included), by status class (error: no status)',
+      'counter',
+      this.attempts,
+    ).register(registry);
+    new SeriesMetric(
+      'meshkit_upstream_request_duration_seconds',
+      'Time of an attempt on an upstream instance, from sending to the end of the response body',
+      'histogram',
+      this.durations,
+    ).register(registry);
   }
 
   /** Drops the series of every instance not in `present` (ids): instances come and go. */
   retain(present: ReadonlySet<string>): void {
-    for (const [instance, { service, classes }] of this.seen) {
-      if (present.has(instance)) continue;
-      for (const status_class of classes) this.requests.remove({ service, instance, status_class });
-      this.duration.remove({ service, instance });
-      this.seen.delete(instance);
-    }
+    const gone = (labels: Readonly<Record<string, LabelValue>>) => !present.has(labels.instance as string);
+    this.attempts.removeWhere(gone);
+    this.durations.removeWhere(gone);
   }
 }
 

@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
-import { collectDefaultMetrics, Counter, Histogram, Registry } from 'prom-client';
+import { collectDefaultMetrics, Registry } from 'prom-client';
+import { SeriesIndex, SeriesMetric } from './labelled-series.js';
 
 /** A Prometheus registry (prom-client's `Registry`; named apart from the service registry). */
 export type MetricsRegistry = Registry;
@@ -14,6 +15,9 @@ declare module 'fastify' {
 }
 
 export const METRICS_PATH = '/metrics';
+
+/** The buckets of every request-duration histogram, in seconds. */
+export const DURATION_BUCKETS_SECONDS: readonly number[] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
 /** The route label of a request no route matched: raw paths would make a series per path. */
 export const UNMATCHED_ROUTE = 'not_found';
@@ -47,32 +51,27 @@ export interface HttpRequestRecorder {
   record(method: string, route: string, status: number, elapsedMs: number): void;
 }
 
-/** `http_requests_total` and `http_request_duration_seconds` in `registry`. */
+/** `http_requests_total` and `http_request_duration_seconds` in `registry`, from one set of series. */
 export class HttpRequestMetrics implements HttpRequestRecorder {
-  private readonly requests: Counter<'method' | 'route' | 'status_code'>;
-  private readonly duration: Histogram<'method' | 'route' | 'status_code'>;
+  private readonly series = new SeriesIndex(['method', 'route', 'status_code'], DURATION_BUCKETS_SECONDS);
 
   constructor(registry: Registry) {
-    const labelNames = ['method', 'route', 'status_code'] as const;
-    this.requests = new Counter({
-      name: 'http_requests_total',
-      help: 'HTTP requests answered, by method, route template and status code',
-      labelNames,
-      registers: [registry],
-    });
-    this.duration = new Histogram({
-      name: 'http_request_duration_seconds',
-      help: 'Time from receiving a request to the end of its response, by method, route template and status code',
-      labelNames,
-      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
-      registers: [registry],
-    });
+    new SeriesMetric(
+      'http_requests_total',
+      'HTTP requests answered, by method, route template and status code',
+      'counter',
+      this.series,
+    ).register(registry);
+    new SeriesMetric(
+      'http_request_duration_seconds',
+      'Time from receiving a request to the end of its response, by method, route template and status code',
+      'histogram',
+      this.series,
+    ).register(registry);
   }
 
   record(method: string, route: string, status: number, elapsedMs: number): void {
-    const labels = { method, route, status_code: status };
-    this.requests.inc(labels);
-    this.duration.observe(labels, elapsedMs / 1000);
+    this.series.observe(elapsedMs / 1000, method, route, status);
   }
 }
 
