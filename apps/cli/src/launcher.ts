@@ -7,6 +7,7 @@ import {
   startTracing,
   type Tracing,
 } from '@meshkit/toolkit';
+import { warmUpNextTick } from './next-tick-warm-up.js';
 import { type PartContext, type PartName, type RunningPart, startPart } from './parts.js';
 
 /** The `service.name` of each part's spans. */
@@ -44,7 +45,7 @@ export async function startSystem(
   // A flushed or restarted Redis: instances re-register within a heartbeat; serve the last view meanwhile.
   const discovery = new Discovery(registry, { logger, vanishGraceMs: config.heartbeatMs + 1000 });
   try {
-    await discovery.start();
+    await Promise.all([discovery.start(), warmUpNextTick()]);
   } catch (err) {
     await tracing?.shutdown();
     throw err;
