@@ -78,13 +78,13 @@ export function accessLineWriter(logger: FastifyBaseLogger): AccessLineWriter {
       (own[timeSym] as () => string)() +
       (own[chindingsSym] as string) +
       ',"reqId":' +
-      JSON.stringify(reqId) +
+      jsonString(reqId) +
       ',"method":' +
-      JSON.stringify(method) +
+      jsonString(method) +
       ',"path":' +
-      JSON.stringify(urlPath(url)) +
+      jsonString(urlPath(url)) +
       ',"route":' +
-      JSON.stringify(route) +
+      jsonString(route) +
       ',"statusCode":' +
       statusCode +
       ',"durationMs":' +
@@ -92,6 +92,14 @@ export function accessLineWriter(logger: FastifyBaseLogger): AccessLineWriter {
       MESSAGE_JSON;
     (own[streamSym] as { write(line: string): void }).write(line);
   };
+}
+
+/** Printable ASCII but `"` and `\\`: what JSON takes between quotes as it is. */
+const PLAIN_JSON_TEXT = /^[\x20\x21\x23-\x5b\x5d-\x7e]*$/;
+
+/** `JSON.stringify(text)`, without its escaping pass for the usual text that needs none. */
+function jsonString(text: string): string {
+  return PLAIN_JSON_TEXT.test(text) ? `"${text}"` : JSON.stringify(text);
 }
 
 /** pino's level check; a logger without one (a test's) always logs. */

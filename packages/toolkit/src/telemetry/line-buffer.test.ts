@@ -61,14 +61,14 @@ const line = (i: number) => `{"n":"${String(i).padStart(3, '0')}","pad":"${'x'.r
 const LINE = line(0).length;
 
 describe('LineBuffer', () => {
-  it('gathers lines and writes them whole and in order once 4 KiB are gathered', () => {
+  it('gathers lines and writes them whole and in order, up to 4 KiB a write', () => {
     const { fd, drain } = fifo();
     const out = buffer({ fd, flushEveryMs: 60_000 });
     const lines = Array.from({ length: 100 }, (_, i) => line(i));
-    for (const l of lines.slice(0, 40)) out.write(l);
-    // 40 lines of 101 bytes: 4,040 bytes, still gathered.
+    for (const l of lines.slice(0, 30)) out.write(l);
+    // 30 lines of 101 bytes: 3,030 bytes, still gathered.
     expect(drain()).toBe('');
-    for (const l of lines.slice(40)) out.write(l);
+    for (const l of lines.slice(30)) out.write(l);
     const written = drain();
     // Writes happened at line boundaries only; what is written is a prefix of the lines, whole.
     expect(written.length).toBeGreaterThan(4096);
@@ -76,6 +76,19 @@ describe('LineBuffer', () => {
     expect(written).toBe(lines.slice(0, written.length / LINE).join(''));
     out.flushSync();
     expect(written + drain()).toBe(lines.join(''));
+  });
+
+  it('writes lines of any length and any characters byte for byte', () => {
+    const { fd, drain } = fifo();
+    const out = buffer({ fd, flushEveryMs: 60_000 });
+    const lines = [
+      '{"msg":"café, 10 €, 🚀"}\n',
+      `{"long":"${'é'.repeat(3000)}"}\n`,
+      ...Array.from({ length: 200 }, (_, i) => `{"i":${i},"s":"${'€'.repeat(i % 50)}"}\n`),
+    ];
+    for (const l of lines) out.write(l);
+    out.flushSync();
+    expect(Buffer.from(drain(), 'latin1').toString('utf8')).toBe(lines.join(''));
   });
 
   it('writes a quiet process its lines within flushEveryMs', async () => {
