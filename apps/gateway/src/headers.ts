@@ -1,6 +1,7 @@
 import { randomFillSync } from 'node:crypto';
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
 import type { RawHeaders } from '@meshkit/toolkit';
+import { util } from 'undici';
 
 export type HeaderMap = Record<string, string | string[]>;
 
@@ -34,6 +35,8 @@ const replacedOnRequest: ReadonlySet<string> = new Set([
 ]);
 
 const NONE: ReadonlySet<string> = new Set();
+
+const { headerNameToString } = util;
 
 /** Lower-case names listed in `Connection`: the sender declares them hop-by-hop too. */
 function connectionListed(value: string | string[] | undefined): ReadonlySet<string> {
@@ -163,7 +166,8 @@ export function clientResponseHeaderList(raw: RawHeaders, add: ResponseAdditions
   let listed = NONE;
   const names: string[] = [];
   for (let i = 0; i + 1 < raw.length; i += 2) {
-    const name = (raw[i] as Buffer).toString('latin1').toLowerCase();
+    // Lower-case; a well-known name is looked up in undici's table instead of decoded.
+    const name = headerNameToString(raw[i] as Buffer);
     names.push(name);
     if (name === 'connection') listed = connectionListed((raw[i + 1] as Buffer).toString('latin1'));
   }
