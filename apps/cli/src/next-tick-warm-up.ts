@@ -10,9 +10,10 @@ let warmedUp: Promise<void> | undefined;
  * (symbol) keys, and in some processes V8 ends up defining them through its runtime for the life
  * of the process: callgrind shows `Runtime_DefineKeyedOwnPropertyInLiteral` called 36 times per
  * proxied request from `nextTick` and map migrations beside it, ~50k instructions (~20 %) more per
- * request in the gateway. Without this, 7 of 16 gateway processes measured today landed in that
- * state; warmed up first, 0 of 12 did (bench/tools/instructions.sh). Why the warm-up prevents it
- * is not understood; costs ~30 ms once. `nextTick`: a test passes one that counts its calls.
+ * request in the gateway. Without this, 7 of 16 gateway processes measured on 2026-11-30 landed
+ * in that state; warmed up first, 0 of 23 did (bench/tools/instructions.sh). Why the warm-up
+ * prevents it is not understood; costs ~30 ms once. `nextTick`: a test passes one that counts
+ * its calls.
  */
 export function warmUpNextTick(nextTick: typeof process.nextTick = process.nextTick): Promise<void> {
   warmedUp ??= new Promise<void>((resolve) => {
