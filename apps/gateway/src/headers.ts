@@ -1,7 +1,6 @@
 import { randomFillSync } from 'node:crypto';
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
-import type { RawHeaders } from '@meshkit/toolkit';
-import { util } from 'undici';
+import { type RawHeaders, rawHeaderName } from '@meshkit/toolkit';
 
 export type HeaderMap = Record<string, string | string[]>;
 
@@ -35,8 +34,6 @@ const replacedOnRequest: ReadonlySet<string> = new Set([
 ]);
 
 const NONE: ReadonlySet<string> = new Set();
-
-const { headerNameToString } = util;
 
 /** Lower-case names listed in `Connection`: the sender declares them hop-by-hop too. */
 function connectionListed(value: string | string[] | undefined): ReadonlySet<string> {
@@ -166,8 +163,7 @@ export function clientResponseHeaderList(raw: RawHeaders, add: ResponseAdditions
   let listed = NONE;
   const names: string[] = [];
   for (let i = 0; i + 1 < raw.length; i += 2) {
-    // Lower-case; a well-known name is looked up in undici's table instead of decoded.
-    const name = headerNameToString(raw[i] as Buffer);
+    const name = rawHeaderName(raw[i] as Buffer);
     names.push(name);
     if (name === 'connection') listed = connectionListed((raw[i + 1] as Buffer).toString('latin1'));
   }

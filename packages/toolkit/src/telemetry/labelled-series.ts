@@ -44,18 +44,10 @@ export class SeriesIndex {
 
   /** The series of these label values, made (with zero counts) the first time. */
   series(a: LabelValue, b: LabelValue, c?: LabelValue): Series {
-    let level = this.#root.get(a) as Map<LabelValue, unknown> | undefined;
-    if (level === undefined) {
-      level = new Map();
-      this.#root.set(a, level);
-    }
-    if (this.labelNames.length === 2) return (level.get(b) as Series | undefined) ?? this.#add(level, b, [a, b]);
-    let last = level.get(b) as Map<LabelValue, unknown> | undefined;
-    if (last === undefined) {
-      last = new Map();
-      level.set(b, last);
-    }
-    return (last.get(c as LabelValue) as Series | undefined) ?? this.#add(last, c as LabelValue, [a, b, c as LabelValue]);
+    const level = this.#root.get(a) as Map<LabelValue, unknown> | undefined;
+    if (this.labelNames.length === 2) return (level?.get(b) as Series | undefined) ?? this.#add([a, b]);
+    const last = level?.get(b) as Map<LabelValue, unknown> | undefined;
+    return (last?.get(c as LabelValue) as Series | undefined) ?? this.#add([a, b, c as LabelValue]);
   }
 
   /** Every series, in the order first seen. */
@@ -65,20 +57,11 @@ export class SeriesIndex {
 
   /** Drops the series whose labels `drop` says so of (instances that left). */
   removeWhere(drop: (labels: Readonly<Record<string, LabelValue>>) => boolean): void {
-    for (const series of this.#all) {
-      if (!drop(series.labels)) continue;
-      this.#all.delete(series);
-      const values = this.labelNames.map((name) => series.labels[name] as LabelValue);
-      const parents: Map<LabelValue, unknown>[] = [this.#root];
-      for (const value of values.slice(0, -1)) parents.push((parents[parents.length - 1] as Map<LabelValue, unknown>).get(value) as Map<LabelValue, unknown>);
-      // Delete the leaf, then every level left empty.
-      for (let i = values.length - 1; i >= 0; i--) {
-        const map = parents[i] as Map<LabelValue, unknown>;
-        const child = map.get(values[i] as LabelValue);
-        if (i === values.length - 1 || (child as Map<LabelValue, unknown>).size === 0) map.delete(values[i] as LabelValue);
-        else break;
-      }
-    }
+    const kept = [...this.#all].filter((series) => !drop(series.labels));
+    if (kept.length === this.#all.size) return;
+    // Rebuilt from what is kept (rare: at a scrape, when instances left): no empty branches stay.
+    this.clear();
+    for (const series of kept) this.#place(series);
   }
 
   clear(): void {
@@ -86,13 +69,27 @@ export class SeriesIndex {
     this.#all.clear();
   }
 
-  #add(parent: Map<LabelValue, unknown>, key: LabelValue, values: readonly LabelValue[]): Series {
+  #add(values: readonly LabelValue[]): Series {
     const labels: Record<string, LabelValue> = {};
     this.labelNames.forEach((name, i) => {
       labels[name] = values[i] as LabelValue;
     });
-    const series: Series = { labels, count: 0, sum: 0, buckets: this.upperBounds.map(() => 0) };
-    parent.set(key, series);
+    return this.#place({ labels, count: 0, sum: 0, buckets: this.upperBounds.map(() => 0) });
+  }
+
+  /** Files `series` under its label values, one Map per label but the last. */
+  #place(series: Series): Series {
+    const values = this.labelNames.map((name) => series.labels[name] as LabelValue);
+    let map = this.#root;
+    for (const value of values.slice(0, -1)) {
+      let next = map.get(value) as Map<LabelValue, unknown> | undefined;
+      if (next === undefined) {
+        next = new Map();
+        map.set(value, next);
+      }
+      map = next;
+    }
+    map.set(values[values.length - 1] as LabelValue, series);
     this.#all.add(series);
     return series;
   }
