@@ -44,6 +44,14 @@ describe('the head returned to the client', () => {
     ]);
   });
 
+  it('drops the headers named by every Connection line, not only the last', () => {
+    const out = clientResponseHeaderList(
+      raw('Connection', 'X-One', 'x-one', '1', 'connection', 'keep-alive, X-Two', 'X-Two', '2', 'etag', '"v1"'),
+      plain,
+    );
+    expect(out).toEqual(['etag', '"v1"', 'x-request-id', 'req-1']);
+  });
+
   it('keeps content-length (the body is forwarded byte for byte) and passes bytes through as latin1', () => {
     const out = clientResponseHeaderList(
       [Buffer.from('content-length'), Buffer.from('12'), Buffer.from('x-name'), Buffer.from([0x63, 0xe9])],

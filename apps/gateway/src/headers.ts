@@ -160,13 +160,15 @@ export interface ResponseAdditions {
  * gateway's own and `x-request-id` (this request's, not the upstream's).
  */
 export function clientResponseHeaderList(raw: RawHeaders, add: ResponseAdditions): string[] {
-  let listed = NONE;
+  let connection: string[] | undefined;
   const names: string[] = [];
   for (let i = 0; i + 1 < raw.length; i += 2) {
     const name = rawHeaderName(raw[i] as Buffer);
     names.push(name);
-    if (name === 'connection') listed = connectionListed((raw[i + 1] as Buffer).toString('latin1'));
+    if (name === 'connection') (connection ??= []).push((raw[i + 1] as Buffer).toString('latin1'));
   }
+  // Every Connection line counts, as in the joined value Node would make of them.
+  const listed = connectionListed(connection);
   const out: string[] = [];
   for (let i = 0; i < names.length; i++) {
     const name = names[i] as string;
