@@ -8,7 +8,8 @@
 #   bash bench/tools/instructions.sh [gateway|floor] [requests, default 4000]
 #
 # Needs: valgrind (Debian package), Redis on REDIS_URL (default redis://127.0.0.1:6379), a built
-# tree (npm run build; tsc -b for bench/). LOG_LEVEL and other gateway settings pass through.
+# tree (npm run build; tsc -b for bench/). LOG_LEVEL and other gateway settings pass through;
+# NODE_ARGS (e.g. --max-semi-space-size=4) goes to the gateway's node.
 set -euo pipefail
 target=${1:-gateway}
 requests=${2:-4000}
@@ -36,7 +37,7 @@ upstream=$(sed -n 's/^READY //p' "$work/backend.log" | head -1)
 port=$(node -e "const s=require('net').createServer().listen(0,'127.0.0.1',()=>{console.log(s.address().port);s.close()})")
 callgrind=(valgrind --tool=callgrind --instr-atstart=no --separate-threads=yes "--callgrind-out-file=$work/cg.%p")
 case "$target" in
-  gateway) GATEWAY_PORT=$port "${callgrind[@]}" node "$root/apps/cli/bin/meshkit.js" run gateway >/dev/null 2>"$work/target.err" & ;;
+  gateway) GATEWAY_PORT=$port "${callgrind[@]}" node ${NODE_ARGS:-} "$root/apps/cli/bin/meshkit.js" run gateway >/dev/null 2>"$work/target.err" & ;;
   floor) UPSTREAM=$upstream PORT=$port "${callgrind[@]}" node "$root/bench/dist/servers/floor.js" >/dev/null 2>"$work/target.err" & ;;
   *) echo "target: gateway or floor" >&2; exit 2 ;;
 esac
@@ -62,4 +63,5 @@ callgrind_control -d "${pids[1]}" >/dev/null 2>&1
 callgrind_control -i off "${pids[1]}" >/dev/null 2>&1
 main=$(ls "$work"/cg.*.1-01)
 total=$(sed -n 's/^totals: //p' "$main")
-echo "$target: $answered of $requests answered 200; main thread $(awk -v t="$total" -v n="$answered" 'BEGIN { printf "%.0f", t / n }') instructions per request"
+all=$(cat "$work"/cg.*.1-* | sed -n 's/^totals: //p' | awk '{ s += $1 } END { print s }')
+echo "$target: $answered of $requests answered 200; main thread $(awk -v t="$total" -v n="$answered" 'BEGIN { printf "%.0f", t / n }') instructions per request, all threads $(awk -v t="$all" -v n="$answered" 'BEGIN { printf "%.0f", t / n }') (incl. V8's compiler and GC helpers)"

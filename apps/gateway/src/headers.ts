@@ -167,8 +167,9 @@ export function clientResponseHeaderList(raw: RawHeaders, add: ResponseAdditions
     names.push(name);
     if (name === 'connection') (connection ??= []).push((raw[i + 1] as Buffer).toString('latin1'));
   }
-  // Every Connection line counts, as in the joined value Node would make of them.
-  const listed = connectionListed(connection);
+  // Every Connection line counts, as in the joined value Node would make of them; one line (the
+  // usual case) goes as a string, so that a plain `keep-alive` is not parsed.
+  const listed = connectionListed(connection?.length === 1 ? connection[0] : connection);
   const out: string[] = [];
   for (let i = 0; i < names.length; i++) {
     const name = names[i] as string;
