@@ -19,6 +19,7 @@ interface Seen {
   method: string;
   url: string;
   headers: http.IncomingHttpHeaders;
+  rawHeaders: string[];
   body: string;
 }
 
@@ -35,7 +36,7 @@ class Upstream {
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
       const body = Buffer.concat(chunks).toString('utf8');
-      this.seen.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers, body });
+      this.seen.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers, rawHeaders: req.rawHeaders, body });
       this.handler(req, res, body);
     });
   });
@@ -405,6 +406,16 @@ describe('ServiceClient over real HTTP servers', () => {
     expect(u!.seen[0]?.headers['x-request-id']).toBe('req-1');
     expect(u!.seen[0]?.headers.traceparent).toBe(traceparent);
     expect(u!.seen[1]?.headers['x-request-id']).toBe('from-header');
+  });
+
+  it('a header given several values goes as several lines, in order', async () => {
+    const [u] = await servers(1);
+    const { client } = clientOver([u!.instance]);
+    await client.dispatch(SERVICE, { method: 'GET', path: '/', headers: { 'x-tag': ['a', 'b'], accept: 'text/plain' } })
+      .then((r) => drain(r.body));
+    const raw = u!.seen[0]?.rawHeaders ?? [];
+    const lines = raw.flatMap((v, i) => (i % 2 === 0 && ['x-tag', 'accept'].includes(v.toLowerCase()) ? [`${v}: ${raw[i + 1]}`] : []));
+    expect(lines).toEqual(['x-tag: a', 'x-tag: b', 'accept: text/plain']);
   });
 
   it('in-flight goes up during a slow request and back to 0 after', async () => {

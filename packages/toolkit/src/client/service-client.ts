@@ -17,7 +17,7 @@ import { headersOf, hasRawHeader, type RawHeaders } from '../wire/raw-headers.js
 import { ExchangeHandler } from './exchange-handler.js';
 import { OutlierDetector, type OutlierDetectorOptions } from '../resilience/outlier-detector.js';
 import { RetryBudget, type RetryBudgetOptions } from '../resilience/retry-budget.js';
-import { endClientSpan, startClientSpan, withTraceHeaders } from '../telemetry/client-spans.js';
+import { endClientSpan, startClientSpan } from '../telemetry/client-spans.js';
 import type { ServiceRequest, ServiceResponse } from './service-caller.js';
 import type {
   ForwardHandle,
@@ -141,6 +141,8 @@ interface AttemptListener {
 
 /** The pick context of a request without a hash key (shared: strategies only read it). */
 const NO_KEY = Object.freeze({});
+/** A first attempt's exclusions: none. */
+const NOT_TRIED: readonly string[] = Object.freeze([]);
 
 /** The share of its per-attempt timeout an attempt the deadline cut short needs for a verdict. */
 const FAIR_CHANCE_SHARE = 0.5;
@@ -500,12 +502,13 @@ export class ServiceClient implements ServiceDispatcher {
     }
     const group = this.groupFor(service);
     const maxAttempts = req.maxAttempts === undefined ? this.maxAttempts : attemptsAllowed(req.maxAttempts);
-    const tried = new Set<string>();
+    // Instance ids attempted so far: an array, as there are rarely more than one or two.
+    const tried: string[] = [];
     group.budget.deposit();
     group.counters.requests += 1;
 
     const run = (state: InstanceState, attempt: number): void => {
-      tried.add(state.instance.id);
+      tried.push(state.instance.id);
       let retryOn: InstanceState | undefined;
       current = this.attempt(state, req, attempt, () => gaveUp, {
         headers: (status, headers) => {
@@ -550,7 +553,7 @@ export class ServiceClient implements ServiceDispatcher {
     state: InstanceState,
     attempt: number,
     maxAttempts: number,
-    tried: ReadonlySet<string>,
+    tried: readonly string[],
     reason: string,
     failure?: unknown,
   ): NextStep {
@@ -604,7 +607,7 @@ export class ServiceClient implements ServiceDispatcher {
 
   /** Picks and admits an instance, or explains with a 503 why none can take the request. */
   private choose(service: string, key: string | undefined): InstanceState {
-    const chosen = this.pick(service, key, new Set());
+    const chosen = this.pick(service, key, NOT_TRIED);
     if (chosen) return chosen;
     throw this.unavailable(service, this.healthyStates(service));
   }
@@ -632,7 +635,7 @@ export class ServiceClient implements ServiceDispatcher {
    * panic routing): a detector that ejected too much must not take a working service down.
    * Breakers still refuse in panic: they are the seed's fail-fast gate, with their own probes.
    */
-  private pick(service: string, key: string | undefined, exclude: ReadonlySet<string>): InstanceState | undefined {
+  private pick(service: string, key: string | undefined, exclude: readonly string[]): InstanceState | undefined {
     const group = this.groupFor(service);
     // One pass over the view (this runs per request): healthy, admitting, and not ejected.
     let healthy = 0;
@@ -649,7 +652,7 @@ export class ServiceClient implements ServiceDispatcher {
     const panic = group.detector.panic(healthy, available.length) && admitting.length > available.length;
     this.notePanic(service, group, panic, healthy, available.length);
     let candidates = panic ? admitting : available;
-    if (exclude.size > 0) candidates = candidates.filter((s) => !exclude.has(s.instance.id));
+    if (exclude.length > 0) candidates = candidates.filter((s) => !exclude.includes(s.instance.id));
     if (panic && candidates.length > 0) group.counters.panicRoutes += 1;
     const strategy = this.strategyFor(service);
     const context = key === undefined ? NO_KEY : { key };
@@ -746,10 +749,7 @@ export class ServiceClient implements ServiceDispatcher {
     // same timeout, whose deadline always cuts, would never be ejected.)
     const fairChance = timeoutMs >= req.timeoutMs * FAIR_CHANCE_SHARE;
     const clientSpan = startClientSpan(req.traceContext, req.method, state.instance, attempt);
-    const headers = withTraceHeaders(
-      withHeader(req.headers, REQUEST_TIMEOUT_HEADER, requestTimeoutHeaderValue(timeoutMs)),
-      clientSpan.headers,
-    );
+    const headers = attemptHeaderList(req.headers, requestTimeoutHeaderValue(timeoutMs), clientSpan.headers);
 
     let status: number | undefined;
     // The instance answered for a service further down that failed: it works, its dependency does not.
@@ -955,19 +955,38 @@ function callerGaveUp(): Error {
   return Object.assign(new Error('the caller stopped waiting for the answer'), { code: GAVE_UP_CODE });
 }
 
-/** A copy of the headers with `name` set to `value`, whatever the case it was given in. */
-function withHeader(
+/**
+ * An attempt's request headers as undici's flat `[name, value, …]` list (no object built per
+ * attempt): the caller's, but those the attempt sets itself whatever case they came in —
+ * `x-request-timeout-ms`, and the trace headers when tracing is on — then the attempt's own.
+ */
+function attemptHeaderList(
   headers: Readonly<Record<string, string | string[] | undefined>>,
-  name: string,
-  value: string,
-): Record<string, string | string[]> {
-  const out: Record<string, string | string[]> = {};
-  for (const key in headers) {
-    const v = headers[key];
-    if (v !== undefined && (key.length !== name.length || key.toLowerCase() !== name)) out[key] = v;
+  timeoutValue: string,
+  trace: Readonly<Record<string, string>>,
+): string[] {
+  const traced = trace.traceparent !== undefined;
+  const out: string[] = [];
+  for (const name in headers) {
+    const value = headers[name];
+    if (value === undefined || setByAttempt(name, traced)) continue;
+    if (typeof value === 'string') out.push(name, value);
+    else for (const v of value) out.push(name, v);
   }
-  out[name] = value;
+  out.push(REQUEST_TIMEOUT_HEADER, timeoutValue);
+  if (traced) for (const name in trace) out.push(name, trace[name] as string);
   return out;
+}
+
+const TRACEPARENT = 'traceparent';
+const TRACESTATE = 'tracestate';
+
+/** Whether the attempt sets header `name` itself; lengths first, so most names are not case-folded. */
+function setByAttempt(name: string, traced: boolean): boolean {
+  if (name.length === REQUEST_TIMEOUT_HEADER.length) return name.toLowerCase() === REQUEST_TIMEOUT_HEADER;
+  if (!traced || (name.length !== TRACEPARENT.length && name.length !== TRACESTATE.length)) return false;
+  const lower = name.toLowerCase();
+  return lower === TRACEPARENT || lower === TRACESTATE;
 }
 
 /** Objects and arrays go as JSON; strings and bytes as they are. */

@@ -83,20 +83,3 @@ export function endClientSpan(span: Span, status: number | undefined, error: str
   }
   span.end();
 }
-
-/**
- * `headers` with the trace headers of `traceHeaders` in place of any the caller set (whatever
- * their case); `headers` itself when there are none (tracing off).
- */
-export function withTraceHeaders<V>(
-  headers: Record<string, V>,
-  traceHeaders: Readonly<Record<string, string>>,
-): Record<string, V | string> {
-  if (traceHeaders.traceparent === undefined) return headers;
-  const out: Record<string, V | string> = {};
-  for (const [name, value] of Object.entries(headers)) {
-    const lower = name.toLowerCase();
-    if (lower !== 'traceparent' && lower !== 'tracestate') out[name] = value;
-  }
-  return Object.assign(out, traceHeaders);
-}
