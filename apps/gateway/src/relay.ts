@@ -6,6 +6,7 @@ import {
   type RawServiceRequest,
   type ServiceDispatcher,
   type ServiceInstance,
+  type UpstreamSink,
 } from '@meshkit/toolkit';
 import { clientResponseHeaderList } from './headers.js';
 
@@ -33,69 +34,94 @@ export interface RelayTarget {
  * The client hanging up stops the upstream work; a slow client pauses the upstream (backpressure).
  */
 export function relay(client: ServiceDispatcher, service: string, request: RawServiceRequest, target: RelayTarget): void {
-  const { res } = target;
-  let head: { status: number; headers: RawHeaders } | undefined;
-  let committed = false;
-  let handle: ForwardHandle | undefined;
-  const onClose = () => {
-    if (!res.writableFinished) handle?.abort();
+  new Relay(service, target).start(client, request);
+}
+
+/**
+ * One relayed request: the sink the service client streams the answer into. One object with
+ * methods rather than a closure per callback (this runs for every proxied request); the client's
+ * `drain` is listened to only once a write was refused.
+ */
+class Relay implements UpstreamSink {
+  private head: { status: number; headers: RawHeaders } | undefined;
+  private committed = false;
+  private handle: ForwardHandle | undefined;
+  private readonly onClose = () => {
+    if (!this.target.res.writableFinished) this.handle?.abort();
   };
-  const onDrain = () => handle?.resume();
-  const commit = (): boolean => {
-    committed = true;
-    const { status, headers } = head as { status: number; headers: RawHeaders };
+  private readonly onDrain = () => this.handle?.resume();
+
+  constructor(
+    private readonly service: string,
+    private readonly target: RelayTarget,
+  ) {}
+
+  start(client: ServiceDispatcher, request: RawServiceRequest): void {
+    this.target.res.once('close', this.onClose);
+    this.handle = client.forward(this.service, request, this);
+  }
+
+  headers(status: number, headers: RawHeaders, instance: ServiceInstance): boolean {
+    this.head = { status, headers };
+    this.target.upstream(instance);
+    return true;
+  }
+
+  data(chunk: Buffer): boolean {
+    if (!this.committed && !this.commit()) return false;
+    if (this.target.res.write(chunk)) return true;
+    // Paused until the client has taken what is buffered (the service client stops reading).
+    this.target.res.once('drain', this.onDrain);
+    return false;
+  }
+
+  end(): void {
+    const { res } = this.target;
+    res.off('close', this.onClose);
+    if (!this.committed && !this.commit()) return;
+    res.off('drain', this.onDrain);
+    res.end();
+  }
+
+  error(err: MeshError): void {
+    const { res } = this.target;
+    res.off('close', this.onClose);
+    res.off('drain', this.onDrain);
+    if (this.committed) {
+      // Mid-body: the client must not take a cut body for a whole one.
+      res.destroy(err);
+      return;
+    }
+    if (res.destroyed) {
+      // Nobody is listening any more; the access log still hears of it.
+      this.target.log.info({ service: this.service }, 'client closed the request before the upstream answered');
+    }
+    this.target.problem(
+      err.status === 502 && this.head !== undefined
+        ? new MeshError('UPSTREAM_FAILED', `${this.service} broke off its response`, { cause: err })
+        : err,
+    );
+  }
+
+  private commit(): boolean {
+    this.committed = true;
+    const { status, headers } = this.head as { status: number; headers: RawHeaders };
     const out = clientResponseHeaderList(headers, {
-      own: target.ownHeaders(),
-      requestId: target.requestId,
-      close: target.closing(),
+      own: this.target.ownHeaders(),
+      requestId: this.target.requestId,
+      close: this.target.closing(),
     });
     try {
-      res.writeHead(status, out);
+      this.target.res.writeHead(status, out);
     } catch (err) {
       // A header Node refuses to send (a forbidden character): the upstream's fault.
-      handle?.abort();
-      target.problem(new MeshError('UPSTREAM_FAILED', `${service} sent a header that cannot be passed on`, { cause: err }));
+      this.handle?.abort();
+      this.target.problem(
+        new MeshError('UPSTREAM_FAILED', `${this.service} sent a header that cannot be passed on`, { cause: err }),
+      );
       return false;
     }
-    target.committed();
-    res.on('drain', onDrain);
+    this.target.committed();
     return true;
-  };
-
-  res.once('close', onClose);
-  handle = client.forward(service, request, {
-    headers: (status, headers, instance) => {
-      head = { status, headers };
-      target.upstream(instance);
-      return true;
-    },
-    data: (chunk) => {
-      if (!committed && !commit()) return false;
-      return res.write(chunk);
-    },
-    end: () => {
-      res.off('close', onClose);
-      if (!committed && !commit()) return;
-      res.off('drain', onDrain);
-      res.end();
-    },
-    error: (err) => {
-      res.off('close', onClose);
-      res.off('drain', onDrain);
-      if (committed) {
-        // Mid-body: the client must not take a cut body for a whole one.
-        res.destroy(err);
-        return;
-      }
-      if (res.destroyed) {
-        // Nobody is listening any more; the access log still hears of it.
-        target.log.info({ service }, 'client closed the request before the upstream answered');
-      }
-      target.problem(
-        err.status === 502 && head !== undefined
-          ? new MeshError('UPSTREAM_FAILED', `${service} broke off its response`, { cause: err })
-          : err,
-      );
-    },
-  });
+  }
 }
