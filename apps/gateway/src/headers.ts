@@ -1,6 +1,5 @@
-import { randomFillSync } from 'node:crypto';
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
-import { type RawHeaders, rawHeaderName } from '@meshkit/toolkit';
+import { type RawHeaders, randomTraceparent, rawHeaderName } from '@meshkit/toolkit';
 
 export type HeaderMap = Record<string, string | string[]>;
 
@@ -73,31 +72,8 @@ export function isValidTraceparent(value: string): boolean {
   return !/^0+$/.test(traceId ?? '') && !/^0+$/.test(parentId ?? '');
 }
 
-// Random bytes for new trace ids, drawn 4 KiB at a time: one call into the CSPRNG per 170 traces.
-const RANDOM_POOL = Buffer.alloc(4096);
-let randomOffset = RANDOM_POOL.length;
-
-function randomHex(bytes: number): string {
-  if (randomOffset + bytes > RANDOM_POOL.length) {
-    randomFillSync(RANDOM_POOL);
-    randomOffset = 0;
-  }
-  const hex = RANDOM_POOL.toString('hex', randomOffset, randomOffset + bytes);
-  randomOffset += bytes;
-  return hex;
-}
-
-const ALL_ZERO = /^0+$/;
-
 /** A fresh sampled trace: `00-<32 hex trace id>-<16 hex parent id>-01`. */
-export function newTraceparent(): string {
-  let traceId = randomHex(16);
-  let parentId = randomHex(8);
-  // All zeros is invalid; the chance is 2^-128, but the fix costs one comparison.
-  if (ALL_ZERO.test(traceId)) traceId = `${traceId.slice(1)}1`;
-  if (ALL_ZERO.test(parentId)) parentId = `${parentId.slice(1)}1`;
-  return `00-${traceId}-${parentId}-01`;
-}
+export const newTraceparent: () => string = randomTraceparent;
 
 function single(value: string | string[] | undefined): string | undefined {
   return Array.isArray(value) ? value[0] : value;

@@ -1,6 +1,6 @@
-import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { FastifyInstance } from 'fastify';
+import { randomUuid } from '../wire/random-ids.js';
 
 /** 1–200 visible ASCII characters: anything else (empty, spaces, control bytes) is replaced. */
 const ACCEPTABLE_ID = /^[\x21-\x7e]{1,200}$/;
@@ -14,7 +14,7 @@ export const requestIdOptions = {
   requestIdHeader: false as const,
   genReqId(req: IncomingMessage): string {
     const incoming = req.headers['x-request-id'];
-    return typeof incoming === 'string' && ACCEPTABLE_ID.test(incoming) ? incoming : randomUUID();
+    return typeof incoming === 'string' && ACCEPTABLE_ID.test(incoming) ? incoming : randomUuid();
   },
 };
 
