@@ -1,4 +1,5 @@
 import http, { type IncomingHttpHeaders } from 'node:http';
+import net from 'node:net';
 import { Writable } from 'node:stream';
 import {
   createLogger,
@@ -107,6 +108,58 @@ describe('the gateway fast path', () => {
     expect(gw.served).toEqual([
       expect.objectContaining({ id: 'fast-1', service: 'product-service', status: 200, instanceId: up.instance.id }),
     ]);
+  });
+
+  it('a client that stops reading pauses the upstream, and still gets the whole body when it reads on', async () => {
+    const chunk = Buffer.alloc(256 * 1024, 'x');
+    const chunks = 256; // 64 MiB: far more than the sockets' kernel buffers on the way hold
+    let written = 0;
+    const port = await listen(
+      http.createServer((_req, res) => {
+        res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': String(chunk.length * chunks) });
+        let sent = 0;
+        const pump = () => {
+          while (sent < chunks) {
+            sent += 1;
+            written += chunk.length;
+            if (!res.write(chunk)) return void res.once('drain', pump);
+          }
+          res.end();
+        };
+        pump();
+      }),
+    );
+    const { url } = await front([testInstance('product-service', port)]);
+    const socket = net.connect(Number(new URL(url).port), '127.0.0.1');
+    cleanups.push(async () => socket.destroy());
+    socket.pause();
+    socket.write('GET /products/big HTTP/1.1\r\nHost: gateway\r\n\r\n');
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    // Only what the kernel buffers between the three processes (a few MiB each way) went out.
+    expect(written).toBeGreaterThan(0);
+    expect(written).toBeLessThan((chunk.length * chunks * 3) / 4);
+
+    let received = 0;
+    let head = '';
+    await new Promise<void>((resolve, reject) => {
+      socket.on('data', (data: Buffer) => {
+        if (!head.endsWith('\r\n\r\n')) {
+          const text = data.toString('latin1');
+          const end = (head + text).indexOf('\r\n\r\n');
+          if (end < 0) return void (head += text);
+          received += data.length - (end + 4 - head.length);
+          head = (head + text).slice(0, end + 4);
+        } else {
+          received += data.length;
+        }
+        if (received >= chunk.length * chunks) resolve();
+      });
+      socket.on('error', reject);
+      socket.resume();
+    });
+    expect(head).toMatch(/^HTTP\/1\.1 200 /);
+    expect(received).toBe(chunk.length * chunks);
+    expect(written).toBe(chunk.length * chunks);
   });
 
   it('answers for a missing service or a spent deadline with problem+json, and HEAD too', async () => {
