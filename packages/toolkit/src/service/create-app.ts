@@ -10,6 +10,7 @@ import { installHttpMetrics } from '../telemetry/metrics.js';
 import { childLoggerWithTrace, installServerSpans, type TraceIdentity } from '../telemetry/server-spans.js';
 import { type ApiDocsOptions, installApiDocs } from './api-docs.js';
 import { installGracefulClose } from './graceful-close.js';
+import { closeIdleConnections } from './idle-connections.js';
 import { installProblemHandling } from './problem.js';
 import { installRequestId, requestIdOptions } from './request-id.js';
 import type { ServiceApp } from './types.js';
@@ -76,7 +77,7 @@ export function createServiceApp(options: ServiceAppOptions = {}): ServiceApp {
     // Our own 503 while closing (graceful-close.ts) is problem+json with a request id.
     return503OnClosing: false,
     schemaController: { compilersFactory: { buildValidator: strictValidatorFactory() } },
-    ...(options.front === undefined ? {} : { serverFactory: frontedServer(options.front) }),
+    serverFactory: meshkitServer(options.front),
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   // First: the request's span covers every other hook.
@@ -145,8 +146,12 @@ function lowerCaseHeaderNames<S>(schema: S): S {
   return out as S;
 }
 
-/** Fastify's own HTTP/1 server, with `front` asked first for every request. */
-function frontedServer(front: FrontDoor): FastifyServerFactory {
+/**
+ * The HTTP/1 server Fastify would make (its settings), with `front` asked first for every request,
+ * and idle keep-alive connections closed by a sweep (`idle-connections.ts`) instead of Node's
+ * per-request keep-alive timer. Responses still carry Node's `Keep-Alive: timeout=…` hint.
+ */
+function meshkitServer(front: FrontDoor = {}): FastifyServerFactory {
   return (handler, options) => {
     const opts = options as {
       http?: http.ServerOptions;
@@ -155,11 +160,14 @@ function frontedServer(front: FrontDoor): FastifyServerFactory {
       connectionTimeout: number;
       maxRequestsPerSocket: number;
     };
+    const keepAliveMs = opts.keepAliveTimeout;
     const server = http.createServer(opts.http ?? {}, (req, res) => {
+      // What Node sets from server.keepAliveTimeout (0 here) and reads for the hint it sends.
+      (res as ServerResponse & { _keepAliveTimeout: number })._keepAliveTimeout = keepAliveMs;
       if (front.take?.(req, res) !== true) handler(req, res);
     });
-    // What Fastify sets on a server it makes itself.
-    server.keepAliveTimeout = opts.keepAliveTimeout;
+    closeIdleConnections(server, { idleMs: keepAliveMs });
+    // What else Fastify sets on a server it makes itself.
     server.requestTimeout = opts.requestTimeout;
     server.setTimeout(opts.connectionTimeout);
     if (opts.maxRequestsPerSocket > 0) server.maxRequestsPerSocket = opts.maxRequestsPerSocket;
