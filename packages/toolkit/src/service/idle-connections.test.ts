@@ -73,6 +73,14 @@ describe('closing idle keep-alive connections by a sweep', () => {
     expect(slow.closed()).toBe(true);
   });
 
+  it('idleMs 0 means no limit, as keepAliveTimeout 0 does in Node', async () => {
+    const port = await server(0);
+    const c = await connection(port);
+    await c.get('/');
+    await sleep(200); // ten sweeps' worth
+    expect(c.closed()).toBe(false);
+  });
+
   it("a meshkit server keeps idle connections Fastify's 72 s and still tells clients so", async () => {
     const app = createServiceApp({ logger: false });
     app.get('/', async () => 'done');

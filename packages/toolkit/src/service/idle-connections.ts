@@ -2,7 +2,7 @@ import type { Server } from 'node:http';
 import type { Socket } from 'node:net';
 
 export interface IdleConnectionOptions {
-  /** How long a keep-alive connection may sit between requests (Fastify's `keepAliveTimeout`, 72 s). */
+  /** How long a keep-alive connection may sit between requests (Fastify's `keepAliveTimeout`, 72 s); 0: no limit, as in Node. */
   idleMs: number;
   /** How often connections are looked at: one closes between `idleMs` and `idleMs` + this. */
   sweepEveryMs?: number;
@@ -26,6 +26,7 @@ interface Watched {
 export function closeIdleConnections(server: Server, options: IdleConnectionOptions): () => void {
   const { idleMs, sweepEveryMs = 1000 } = options;
   server.keepAliveTimeout = 0;
+  if (idleMs <= 0) return () => {};
   const watched = new Map<Socket, Watched>();
   const onConnection = (socket: Socket) => {
     watched.set(socket, { bytes: 0, quietSince: performance.now() });
