@@ -60,7 +60,8 @@ export interface ProxyBenchResult {
 /**
  * Starts the shared backend and every contender (all stay up, idle when not measured), then runs
  * `rounds` rounds; each round measures every contender once, in an order rotated by one from the
- * previous round, so no contender always runs first or right after the same neighbour.
+ * previous round and run backwards every other round, so no contender always runs first or right
+ * after the same neighbour (a busy neighbour's after-effects would otherwise always land on it).
  */
 export async function runProxyBench(options: ProxyBenchOptions): Promise<ProxyBenchResult> {
   const { env, log } = options;
@@ -107,6 +108,7 @@ export async function runProxyBench(options: ProxyBenchOptions): Promise<ProxyBe
   for (let round = 0; round < options.rounds; round++) {
     const live = outcomes.filter((o) => o.status === 'ok');
     const order = live.map((_, i) => live[(i + round) % live.length] as ContenderOutcome);
+    if (round % 2 === 1) order.reverse();
     log(`round ${round + 1}/${options.rounds}: ${order.map((o) => o.contender.id).join(', ')}`);
     for (const [slot, outcome] of order.entries()) {
       const target = running.get(outcome) as RunningContender;
