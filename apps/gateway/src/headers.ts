@@ -34,12 +34,16 @@ const replacedOnRequest: ReadonlySet<string> = new Set([
 
 const NONE: ReadonlySet<string> = new Set();
 
-/** Lower-case names listed in `Connection`: the sender declares them hop-by-hop too. */
-function connectionListed(value: string | string[] | undefined): ReadonlySet<string> {
+/**
+ * Lower-case names listed in `Connection` (its value, or every line of it): the sender declares
+ * them hop-by-hop too.
+ */
+function connectionListed(value: string | readonly string[] | undefined): ReadonlySet<string> {
   // What almost every message says names no other header: nothing to parse.
-  if (value === undefined || value === 'keep-alive' || value === 'close') return NONE;
+  const only = typeof value === 'string' ? value : value?.length === 1 ? value[0] : undefined;
+  if (value === undefined || only === 'keep-alive' || only === 'close') return NONE;
   const listed = new Set<string>();
-  for (const v of Array.isArray(value) ? value : [value]) {
+  for (const v of typeof value === 'string' ? [value] : value) {
     for (const token of v.split(',')) {
       const name = token.trim().toLowerCase();
       if (name !== '') listed.add(name);
@@ -143,9 +147,8 @@ export function clientResponseHeaderList(raw: RawHeaders, add: ResponseAdditions
     names.push(name);
     if (name === 'connection') (connection ??= []).push((raw[i + 1] as Buffer).toString('latin1'));
   }
-  // Every Connection line counts, as in the joined value Node would make of them; one line (the
-  // usual case) goes as a string, so that a plain `keep-alive` is not parsed.
-  const listed = connectionListed(connection?.length === 1 ? connection[0] : connection);
+  // Every Connection line counts, as in the joined value Node would make of them.
+  const listed = connectionListed(connection);
   const out: string[] = [];
   for (let i = 0; i < names.length; i++) {
     const name = names[i] as string;
