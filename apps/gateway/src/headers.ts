@@ -143,9 +143,9 @@ export function clientResponseHeaderList(raw: RawHeaders, add: ResponseAdditions
   let connection: string[] | undefined;
   const names: string[] = [];
   for (let i = 0; i + 1 < raw.length; i += 2) {
-    const name = rawHeaderName(raw[i] as Buffer);
+    const name = rawHeaderName(raw[i] as string);
     names.push(name);
-    if (name === 'connection') (connection ??= []).push((raw[i + 1] as Buffer).toString('latin1'));
+    if (name === 'connection') (connection ??= []).push(raw[i + 1] as string);
   }
   // Every Connection line counts, as in the joined value Node would make of them.
   const listed = connectionListed(connection);
@@ -153,7 +153,7 @@ export function clientResponseHeaderList(raw: RawHeaders, add: ResponseAdditions
   for (let i = 0; i < names.length; i++) {
     const name = names[i] as string;
     if (hopByHopHeaders.has(name) || listed.has(name) || name === 'x-request-id') continue;
-    out.push(name, (raw[2 * i + 1] as Buffer).toString('latin1'));
+    out.push(name, raw[2 * i + 1] as string);
   }
   for (const name in add.own) {
     const value = add.own[name];

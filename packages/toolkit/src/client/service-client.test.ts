@@ -352,6 +352,23 @@ describe('ServiceClient over real HTTP servers', () => {
     expect(circuitOf(client, u!.instance.id)?.inFlight).toBe(0);
   });
 
+  it('an answer whose body stalls for the timeout: UPSTREAM_TIMEOUT within about a second more', async () => {
+    const [u] = await servers(1);
+    u!.handler = (_req, res) => {
+      res.writeHead(200, { 'content-length': '10' });
+      res.write('abc');
+      u!.held.push(res);
+    };
+    const { client } = clientOver([u!.instance]);
+    const started = Date.now();
+    const err = await rejection(client.call(SERVICE, { ...get(), timeoutMs: 300 }));
+    expect(err).toMatchObject({ code: 'UPSTREAM_TIMEOUT', status: 504 });
+    // The pool's sweep runs once a second: the stall is found 0.3–2.3 s after the last byte.
+    expect(Date.now() - started).toBeGreaterThanOrEqual(300);
+    expect(Date.now() - started).toBeLessThan(4000);
+    expect(circuitOf(client, u!.instance.id)?.inFlight).toBe(0);
+  });
+
   it('the client-wide request timeout applies when the request names none', async () => {
     const [u] = await servers(1);
     u!.hold();

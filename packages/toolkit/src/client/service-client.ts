@@ -1,7 +1,6 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import { Readable } from 'node:stream';
 import type { Context } from '@opentelemetry/api';
-import { type Dispatcher, Pool } from 'undici';
 import { createStrategy } from '../balancing/create-strategy.js';
 import { LatencyAverage } from '../balancing/latency-average.js';
 import { PeakEwma } from '../balancing/peak-ewma.js';
@@ -14,7 +13,9 @@ import type { ServiceInstance } from '../registry/instance.js';
 import { CircuitBreaker } from '../resilience/circuit-breaker.js';
 import { REQUEST_TIMEOUT_HEADER, remainingMs, requestTimeoutHeaderValue } from '../resilience/deadline.js';
 import { headersOf, hasRawHeader, type RawHeaders } from '../wire/raw-headers.js';
-import { ExchangeHandler } from './exchange-handler.js';
+import { http1ErrorCodes } from './http1/errors.js';
+import type { Exchange } from './http1/exchange.js';
+import { UpstreamPool, type UpstreamPoolOptions } from './http1/pool.js';
 import { OutlierDetector, type OutlierDetectorOptions } from '../resilience/outlier-detector.js';
 import { RetryBudget, type RetryBudgetOptions } from '../resilience/retry-budget.js';
 import { endClientSpan, startClientSpan } from '../telemetry/client-spans.js';
@@ -152,9 +153,10 @@ const DEADLINE_CODE = 'MESHKIT_DEADLINE_EXCEEDED';
 const ATTEMPT_TIMEOUT_CODE = 'MESHKIT_ATTEMPT_TIMEOUT';
 
 /** Errors that mean no byte of the request reached the instance: safe to send elsewhere. */
-const NOT_SENT_CODES = new Set([
+const NOT_SENT_CODES = new Set<string>([
   'ECONNREFUSED',
-  'UND_ERR_CONNECT_TIMEOUT',
+  http1ErrorCodes.CONNECT_TIMEOUT,
+  http1ErrorCodes.POOL_CLOSED,
   'EHOSTUNREACH',
   'EHOSTDOWN',
   'ENETUNREACH',
@@ -163,10 +165,9 @@ const NOT_SENT_CODES = new Set([
   'EAI_AGAIN',
   'EADDRNOTAVAIL',
 ]);
-const TIMEOUT_CODES = new Set([
-  'UND_ERR_CONNECT_TIMEOUT',
-  'UND_ERR_HEADERS_TIMEOUT',
-  'UND_ERR_BODY_TIMEOUT',
+const TIMEOUT_CODES = new Set<string>([
+  http1ErrorCodes.CONNECT_TIMEOUT,
+  http1ErrorCodes.ANSWER_TIMEOUT,
   ATTEMPT_TIMEOUT_CODE,
   DEADLINE_CODE,
 ]);
@@ -183,19 +184,18 @@ function errorCode(err: unknown): string | undefined {
 /** What the client knows of one instance: its breaker, its load, its connection pool. */
 class InstanceState implements Candidate {
   inFlight = 0;
-  private pool: Pool | undefined;
+  private pool: UpstreamPool | undefined;
 
   constructor(
     public instance: ServiceInstance,
     readonly breaker: CircuitBreaker,
     readonly latency: PeakEwma,
     readonly average: LatencyAverage,
-    private readonly poolOptions: Pool.Options,
+    private readonly poolOptions: UpstreamPoolOptions,
   ) {}
 
-  get origin(): string {
-    const host = this.instance.host.includes(':') ? `[${this.instance.host}]` : this.instance.host;
-    return `http://${host}:${this.instance.port}`;
+  private get address(): string {
+    return `${this.instance.host} ${this.instance.port}`;
   }
 
   cost(): number {
@@ -207,16 +207,16 @@ class InstanceState implements Candidate {
   }
 
   /** The pool, created on first use. */
-  connections(): Pool {
-    this.pool ??= new Pool(this.origin, this.poolOptions);
+  connections(): UpstreamPool {
+    this.pool ??= new UpstreamPool(this.instance.host, this.instance.port, this.poolOptions);
     return this.pool;
   }
 
   /** Takes the latest registration; a new address means a new pool. */
   update(instance: ServiceInstance): void {
-    const before = this.origin;
+    const before = this.address;
     this.instance = instance;
-    if (this.origin !== before) void this.closePool();
+    if (this.address !== before) void this.closePool();
   }
 
   /** Closes the pool gracefully: requests already sent finish first. */
@@ -283,7 +283,7 @@ export class ServiceClient implements ServiceDispatcher {
   private readonly retryOn: ReadonlySet<number>;
   private readonly requestTimeoutMs: number;
   private readonly requestTimeouts: ReadonlyMap<string, number>;
-  private readonly poolOptions: Pool.Options;
+  private readonly poolOptions: UpstreamPoolOptions;
   private readonly random: RandomSource | undefined;
   private readonly logger: ServiceClientLogger | undefined;
   private readonly onAttempt: ((attempt: UpstreamAttempt) => void) | undefined;
@@ -310,9 +310,8 @@ export class ServiceClient implements ServiceDispatcher {
     this.onAttempt = options.onAttempt;
     this.poolOptions = {
       connections: options.connections ?? 64,
-      connectTimeout: options.connectTimeoutMs ?? 2000,
-      headersTimeout: this.requestTimeoutMs,
-      bodyTimeout: this.requestTimeoutMs,
+      // The transport's time is the wall clock's, whatever clock the policies are tested on.
+      connectTimeoutMs: options.connectTimeoutMs ?? 2000,
     };
     // Fail at construction on bad outlier or budget options, not on the first request.
     new OutlierDetector(this.outlierOptions);
@@ -476,7 +475,7 @@ export class ServiceClient implements ServiceDispatcher {
    * answer's body is read away (its outcome recorded) before the next attempt starts.
    */
   private exchange(service: string, req: Outgoing, sink: UpstreamSink): ForwardHandle {
-    let current: ExchangeHandler | undefined;
+    let current: Exchange | undefined;
     let gaveUp = false;
     const handle: ForwardHandle = {
       abort: () => {
@@ -739,7 +738,7 @@ export class ServiceClient implements ServiceDispatcher {
     attempt: number,
     gaveUp: () => boolean,
     listener: AttemptListener,
-  ): ExchangeHandler {
+  ): Exchange {
     const sentAt = this.clock.now();
     const remaining = req.deadline === undefined ? Number.POSITIVE_INFINITY : remainingMs(req.deadline, sentAt);
     const timeoutMs = Math.max(1, Math.min(req.timeoutMs, remaining));
@@ -791,63 +790,49 @@ export class ServiceClient implements ServiceDispatcher {
       endClientSpan(clientSpan.span, status, error);
     };
 
-    const handler = new ExchangeHandler({
-      headers: (answered, answerHeaders) => {
-        clearTimeout(headersTimer);
-        const now = this.clock.now();
-        state.latency.observe(now - sentAt, now);
-        state.average.observe(now - sentAt, now);
-        status = answered;
-        dependencyFailed = hasRawHeader(answerHeaders, UPSTREAM_ERROR_HEADER);
-        const next = listener.headers(answered, answerHeaders);
-        discarding = next === 'discard';
-        return next !== 'pause';
+    state.inFlight += 1;
+    // Told nothing before this returns (a refused request fails a microtask later).
+    const exchange = state.connections().exchange(
+      { method: req.method, path: req.path, headers, body: req.body ?? null, timeoutMs },
+      {
+        headers: (answered, answerHeaders) => {
+          clearTimeout(headersTimer);
+          const now = this.clock.now();
+          state.latency.observe(now - sentAt, now);
+          state.average.observe(now - sentAt, now);
+          status = answered;
+          dependencyFailed = hasRawHeader(answerHeaders, UPSTREAM_ERROR_HEADER);
+          const next = listener.headers(answered, answerHeaders);
+          discarding = next === 'discard';
+          return next !== 'pause';
+        },
+        data: (chunk) => {
+          if (!discarding) return listener.data(chunk);
+          // A retried answer is read away, up to a limit: past it, the connection is dropped instead.
+          discarded += chunk.length;
+          if (discarded > DISCARD_LIMIT_BYTES) exchange.abort(callerGaveUp());
+          return true;
+        },
+        complete: () => {
+          settle(undefined);
+          listener.end();
+        },
+        error: (err) => {
+          settle(err);
+          listener.error(err, status !== undefined);
+        },
       },
-      data: (chunk) => {
-        if (!discarding) return listener.data(chunk);
-        // A retried answer is read away, up to a limit: past it, the connection is dropped instead.
-        discarded += chunk.length;
-        if (discarded > DISCARD_LIMIT_BYTES) handler.abort(callerGaveUp());
-        return true;
-      },
-      complete: () => {
-        settle(undefined);
-        listener.end();
-      },
-      error: (err) => {
-        settle(err);
-        listener.error(err, status !== undefined);
-      },
-    });
-
-    // Our own timers, not undici's headersTimeout alone: those tick at about 1 s resolution. The
-    // per-attempt timer runs until the headers arrive (bodies stream on, bounded per chunk by
-    // bodyTimeout); the deadline's runs until the body ends: connecting and the body included.
+    );
+    // Our own timers: the pool's stall check runs about once a second. The per-attempt timer runs
+    // until the headers arrive (bodies stream on, bounded by the pool's stall check); the
+    // deadline's until the body ends: waiting for a connection, connecting and the body included.
     if (!cutShort && timeoutMs <= MAX_TIMER_MS) {
-      headersTimer = setTimeout(() => handler.abort(attemptTimedOut(timeoutMs)), Math.ceil(timeoutMs));
+      headersTimer = setTimeout(() => exchange.abort(attemptTimedOut(timeoutMs)), Math.ceil(timeoutMs));
     }
     if (req.deadline !== undefined && remaining <= MAX_TIMER_MS) {
-      deadlineTimer = setTimeout(() => handler.abort(deadlineExceeded()), Math.ceil(remaining));
+      deadlineTimer = setTimeout(() => exchange.abort(deadlineExceeded()), Math.ceil(remaining));
     }
-    state.inFlight += 1;
-    try {
-      state.connections().dispatch(
-        {
-          method: req.method as Dispatcher.HttpMethod,
-          path: req.path,
-          headers,
-          body: req.body ?? null,
-          headersTimeout: timeoutMs,
-          bodyTimeout: timeoutMs,
-        },
-        handler,
-      );
-    } catch (err) {
-      // Refused before anything was sent (a closed pool, invalid options); told after this
-      // returns, like any other outcome, so the retry loop holds the handler first.
-      queueMicrotask(() => handler.onError(err as Error));
-    }
-    return handler;
+    return exchange;
   }
 
   /** Tells `onAttempt`; a throwing hook must not break the request. */
