@@ -194,10 +194,6 @@ class InstanceState implements Candidate {
     private readonly poolOptions: UpstreamPoolOptions,
   ) {}
 
-  private get address(): string {
-    return `${this.instance.host} ${this.instance.port}`;
-  }
-
   cost(): number {
     return this.latency.get() * (this.inFlight + 1);
   }
@@ -214,9 +210,9 @@ class InstanceState implements Candidate {
 
   /** Takes the latest registration; a new address means a new pool. */
   update(instance: ServiceInstance): void {
-    const before = this.address;
+    const moved = instance.host !== this.instance.host || instance.port !== this.instance.port;
     this.instance = instance;
-    if (this.address !== before) void this.closePool();
+    if (moved) void this.closePool();
   }
 
   /** Closes the pool gracefully: requests already sent finish first. */
@@ -266,7 +262,7 @@ class ServiceGroup {
 /**
  * Calls services by name: discovery view → healthy instances, minus open breakers and outlier
  * ejections (unless too few remain: panic routing) → strategy → breaker permit → pooled keep-alive
- * HTTP (undici), measuring in-flight requests and latency. A failed attempt is retried on another
+ * HTTP/1.1 (`http1/`), measuring in-flight requests and latency. A failed attempt is retried on another
  * instance when that is safe (idempotent method, `Idempotency-Key`, or nothing was sent), the
  * outcome is retryable (connection error, timeout, 502/503/504), attempts, the deadline and the
  * service's retry budget allow.
@@ -310,8 +306,8 @@ export class ServiceClient implements ServiceDispatcher {
     this.onAttempt = options.onAttempt;
     this.poolOptions = {
       connections: options.connections ?? 64,
-      // The transport's time is the wall clock's, whatever clock the policies are tested on.
       connectTimeoutMs: options.connectTimeoutMs ?? 2000,
+      // No clock passed: the transport runs on wall time, whatever clock the policies are tested on.
     };
     // Fail at construction on bad outlier or budget options, not on the first request.
     new OutlierDetector(this.outlierOptions);
@@ -941,7 +937,7 @@ function callerGaveUp(): Error {
 }
 
 /**
- * An attempt's request headers as undici's flat `[name, value, …]` list (no object built per
+ * An attempt's request headers as the pool's flat `[name, value, …]` list (no object built per
  * attempt): the caller's, but those the attempt sets itself whatever case they came in —
  * `x-request-timeout-ms`, and the trace headers when tracing is on — then the attempt's own.
  */
