@@ -3,11 +3,9 @@ import { ConfigError, loadConfig, type MeshConfig, onShutdownSignals } from '@me
 import { parseFaultRules } from '@meshkit/gateway';
 import { runCluster } from './cluster/cluster.js';
 import { checkClusterBackends, ClusterUsageError, parseReplicas, type Replicas } from './cluster/replicas.js';
-import { runDemo } from './demo.js';
 import { describeWorkerEvent, followPrimary, GatewayWorkers, isGatewayWorker, reportUp } from './gateway-workers.js';
 import { startSystem } from './launcher.js';
 import { configuredPorts, type PartName, partNames } from './parts.js';
-import { fetchStatus, watchStatus } from './status.js';
 
 /** Configuration problems end the process with one clear line, never a stack. */
 function configOrExit(): MeshConfig {
@@ -173,7 +171,10 @@ program
   .description("the seed's test flow against a running gateway: a user, a product, an order")
   .option('--url <url>', 'gateway URL (default http://127.0.0.1:$GATEWAY_PORT)')
   .action(async (options: { url?: string }) => {
-    await runDemo(gatewayUrl(options.url, configOrExit()));
+    const url = gatewayUrl(options.url, configOrExit());
+    // demo and status load when they run: both use undici (~4 MiB of heap), which no part needs.
+    const { runDemo } = await import('./demo.js');
+    await runDemo(url);
   });
 
 program
@@ -184,6 +185,7 @@ program
   .option('--interval <ms>', 'refresh every <ms> milliseconds with --watch (100-60000)', parseInterval, 1000)
   .action(async (options: { url?: string; watch?: boolean; interval: number }) => {
     const url = gatewayUrl(options.url, configOrExit());
+    const { fetchStatus, watchStatus } = await import('./status.js');
     if (!options.watch) {
       console.log(await fetchStatus(url));
       return;

@@ -8,6 +8,7 @@ import {
   SpanStatusCode,
   trace,
 } from '@opentelemetry/api';
+import type { ServiceInstance } from '../registry/instance.js';
 import {
   ATTR_ERROR_TYPE,
   ATTR_HTTP_REQUEST_METHOD,
@@ -15,8 +16,7 @@ import {
   ATTR_HTTP_RESPONSE_STATUS_CODE,
   ATTR_SERVER_ADDRESS,
   ATTR_SERVER_PORT,
-} from '@opentelemetry/semantic-conventions';
-import type { ServiceInstance } from '../registry/instance.js';
+} from './semconv.js';
 import { ATTR_MESHKIT_INSTANCE } from './server-spans.js';
 import { type TraceContext, traceServiceOf, tracerFor, tracingInstalled } from './tracing.js';
 

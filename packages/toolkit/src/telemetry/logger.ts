@@ -1,8 +1,11 @@
+import { createRequire } from 'node:module';
 import { hostname } from 'node:os';
 import pino from 'pino';
-import pinoPretty from 'pino-pretty';
+import type PinoPretty from 'pino-pretty';
 import { LineBuffer } from './line-buffer.js';
 import { redactSecrets } from './redact.js';
+
+const require = createRequire(import.meta.url);
 
 export interface LoggerOptions {
   /** pino level (`fatal`…`trace`, or `silent`). Default `info`. */
@@ -32,6 +35,9 @@ export function createLogger(options: LoggerOptions = {}): pino.Logger {
   if (options.name !== undefined) settings.name = options.name;
   const pretty = options.pretty ?? (options.destination === undefined && process.stdout.isTTY === true);
   if (pretty) {
+    // Loaded only here: a server writing JSON lines never needs pino-pretty (~30 modules, ~0.3 MiB
+    // of heap). It is CommonJS, so `require` keeps `createLogger` synchronous.
+    const pinoPretty = require('pino-pretty') as typeof PinoPretty;
     const stream = pinoPretty({
       colorize: options.destination === undefined,
       sync: true,

@@ -11,14 +11,14 @@ import {
   type TextMapGetter,
   trace,
 } from '@opentelemetry/api';
+import type { FastifyInstance, FastifyReply, FastifyRequest, FastifyServerOptions } from 'fastify';
 import {
   ATTR_ERROR_TYPE,
   ATTR_HTTP_REQUEST_METHOD,
   ATTR_HTTP_RESPONSE_STATUS_CODE,
   ATTR_HTTP_ROUTE,
   ATTR_URL_PATH,
-} from '@opentelemetry/semantic-conventions';
-import type { FastifyInstance, FastifyReply, FastifyRequest, FastifyServerOptions } from 'fastify';
+} from './semconv.js';
 import { type TraceContext, tracerFor, withTraceService } from './tracing.js';
 import { urlPath } from '../wire/url-path.js';
 
