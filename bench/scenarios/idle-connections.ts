@@ -211,7 +211,8 @@ export const idleConnections: Scenario = {
               `${g.stillOpen} of ${IDLE} (Fastify keeps idle keep-alive connections 72 s by default).`,
             'Most of the gateway\'s memory is there before the first request: a fresh Node process holds ' +
               `${mib(bare)} MiB, and ${mib(toolkit)} MiB once it has imported @meshkit/toolkit and nothing else (its index ` +
-              'pulls in Fastify, undici, ioredis, pg, better-sqlite3, pino, the OpenTelemetry SDK, typebox, cockatiel…).',
+              'pulls in Fastify, ioredis, pino, prom-client, typebox, cockatiel and the OpenTelemetry API; database ' +
+              'drivers and the tracing SDK load only when used).',
             ...failures,
           ],
         };

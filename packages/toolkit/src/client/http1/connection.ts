@@ -31,7 +31,7 @@ const KEEP_ALIVE_MARGIN_MS = 2000;
  * was fully sent, and only once the bytes read with that answer held nothing more.
  */
 export class UpstreamConnection implements Carrier {
-  readonly socket: net.Socket;
+  private readonly socket: net.Socket;
   exchange: Exchange | undefined;
   /** Clock ms since it is idle (set by the pool). */
   idleSince = 0;
@@ -43,6 +43,8 @@ export class UpstreamConnection implements Carrier {
   private closed = false;
   /** An answer ended during the current `execute`: released after it, when nothing followed. */
   private answered = false;
+  /** Bytes after the answer began another message (even a partial one): never reused. */
+  private strayBytes = false;
   /** The last answer allows another request on this connection. */
   private keepAlive = true;
   /** The answer being read is an interim 1xx: its end is not the exchange's. */
@@ -79,6 +81,9 @@ export class UpstreamConnection implements Carrier {
 
     const parser = new HTTPParser();
     parser.initialize(HTTPParser.RESPONSE, {}, 0, 0);
+    parser[HTTPParser.kOnMessageBegin] = () => {
+      if (this.exchange === undefined) this.strayBytes = true;
+    };
     parser[HTTPParser.kOnHeaders] = (lines: string[]) => {
       for (const line of lines) this.flushedHeaders.push(line);
     };
@@ -161,7 +166,7 @@ export class UpstreamConnection implements Carrier {
     if (outcome instanceof Error) return this.destroy(outcome);
     if (this.answered && !this.closed) {
       this.answered = false;
-      if (this.keepAlive && this.stopBody === undefined) {
+      if (this.keepAlive && this.stopBody === undefined && !this.strayBytes) {
         if (this.readPaused) this.readOn();
         this.owner.released(this);
       } else {

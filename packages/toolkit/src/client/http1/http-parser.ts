@@ -19,6 +19,7 @@ export interface HTTPParser {
 interface HTTPParserClass {
   new (): HTTPParser;
   readonly RESPONSE: number;
+  readonly kOnMessageBegin: number;
   readonly kOnHeaders: number;
   readonly kOnHeadersComplete: number;
   readonly kOnBody: number;

@@ -62,9 +62,7 @@ export class UpstreamPool implements ConnectionOwner, Queue {
     let prepared: { head: string; declaredLength: number | undefined };
     try {
       if (this.closing) throw http1Error(http1ErrorCodes.POOL_CLOSED, `the pool to ${this.hostHeader} is closed`);
-      const { body } = request;
-      const length = body === null ? null : typeof body === 'string' ? Buffer.byteLength(body) : Buffer.isBuffer(body) ? body.length : undefined;
-      prepared = requestHead(request.method, request.path, this.hostHeader, request.headers, length);
+      prepared = requestHead(request.method, request.path, this.hostHeader, request.headers, bodyLength(request.body));
     } catch (err) {
       const refused = new Exchange(request, '', undefined, listener, this);
       queueMicrotask(() => refused.fail(err as Error));
@@ -166,4 +164,11 @@ export class UpstreamPool implements ConnectionOwner, Queue {
       if (now - connection.idleSince >= connection.keepIdleMs) connection.close();
     }
   }
+}
+
+/** Bytes of a buffered body; `null` for none, `undefined` for a stream (its length is not known). */
+function bodyLength(body: ExchangeRequest['body']): number | null | undefined {
+  if (body === null) return null;
+  if (typeof body === 'string') return Buffer.byteLength(body);
+  return Buffer.isBuffer(body) ? body.length : undefined;
 }
