@@ -157,6 +157,7 @@ const NOT_SENT_CODES = new Set<string>([
   'ECONNREFUSED',
   http1ErrorCodes.CONNECT_TIMEOUT,
   http1ErrorCodes.POOL_CLOSED,
+  http1ErrorCodes.UNREACHABLE,
   'EHOSTUNREACH',
   'EHOSTDOWN',
   'ENETUNREACH',

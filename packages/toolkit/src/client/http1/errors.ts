@@ -13,6 +13,8 @@ export const http1ErrorCodes = {
   UNEXPECTED_DATA: 'MESHKIT_UNEXPECTED_DATA',
   /** The pool was closed before the exchange got a connection: nothing was sent. */
   POOL_CLOSED: 'MESHKIT_POOL_CLOSED',
+  /** It waited for a connection, and the one being made failed before it was up: nothing was sent. */
+  UNREACHABLE: 'MESHKIT_UPSTREAM_UNREACHABLE',
   /** The request cannot be written as asked (bad header, method, target or length). */
   INVALID_REQUEST: 'MESHKIT_INVALID_REQUEST',
   /** A streamed body sent other than the content-length it declared, or failed. */

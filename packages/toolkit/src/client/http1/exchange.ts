@@ -66,10 +66,6 @@ export class Exchange {
     private readonly queue: Queue,
   ) {}
 
-  get done(): boolean {
-    return this.over;
-  }
-
   abort(reason: Error): void {
     if (this.over) return;
     if (this.carrier) return this.carrier.destroy(reason);

@@ -233,7 +233,7 @@ describe('an upstream pool of keep-alive HTTP/1.1 connections', () => {
     const p = pool(port, { connections: 1 });
     const [first, second] = [send(p, get('/')), send(p, get('/'))];
     await expect(first).rejects.toMatchObject({ code: 'ECONNREFUSED' });
-    await expect(second).rejects.toMatchObject({ code: http1ErrorCodes.POOL_CLOSED });
+    await expect(second).rejects.toMatchObject({ code: http1ErrorCodes.UNREACHABLE });
   });
 
   it('holds reading while the listener is paused, and reads on when it resumes', async () => {

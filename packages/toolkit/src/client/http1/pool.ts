@@ -96,7 +96,7 @@ export class UpstreamPool implements ConnectionOwner, Queue {
       // The upstream cannot be reached: those waiting would fail the same way, one by one.
       const waiting = this.waiting;
       this.waiting = [];
-      const err = http1Error(http1ErrorCodes.POOL_CLOSED, `no connection to ${this.hostHeader} could be made`);
+      const err = http1Error(http1ErrorCodes.UNREACHABLE, `no connection to ${this.hostHeader} could be made`);
       for (const exchange of waiting) exchange.fail(err);
     }
     const next = this.waiting.shift();
