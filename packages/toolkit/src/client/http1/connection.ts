@@ -75,9 +75,7 @@ export class UpstreamConnection implements Carrier {
     this.socket.on('data', (chunk: Buffer) => this.read(chunk));
     this.socket.on('end', () => this.ended());
     this.socket.on('error', (err) => this.destroy(err));
-    this.socket.on('close', () =>
-      this.destroy(http1Error(http1ErrorCodes.CLOSED_EARLY, 'the upstream closed the connection before the answer was complete')),
-    );
+    this.socket.on('close', () => this.closedUnder());
 
     const parser = new HTTPParser();
     parser.initialize(HTTPParser.RESPONSE, {}, 0, 0);
@@ -213,6 +211,12 @@ export class UpstreamConnection implements Carrier {
     this.exchange = undefined;
     this.answered = true;
     exchange.complete();
+  }
+
+  /** The socket closed without us closing it first: an answer under way is cut off. */
+  private closedUnder(): void {
+    if (this.closed) return;
+    this.destroy(http1Error(http1ErrorCodes.CLOSED_EARLY, 'the upstream closed the connection before the answer was complete'));
   }
 
   /** The upstream ended its side: an answer read until close is complete now. */

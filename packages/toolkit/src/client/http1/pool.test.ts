@@ -60,6 +60,17 @@ async function httpServer(handler: http.RequestListener) {
   return { port, connections: () => connections };
 }
 
+/** A Node HTTP server that answers nothing until the test ends a held response; `urls` in arrival order. */
+async function holdingServer() {
+  const held: http.ServerResponse[] = [];
+  const urls: string[] = [];
+  const server = await httpServer((req, res) => {
+    urls.push(req.url as string);
+    held.push(res);
+  });
+  return { ...server, held, urls };
+}
+
 /** A TCP server writing raw bytes: `answer` gets each connection and what it received so far. */
 async function rawServer(answer: (socket: net.Socket, received: string) => void) {
   let connections = 0;
@@ -107,12 +118,8 @@ describe('an upstream pool of keep-alive HTTP/1.1 connections', () => {
   });
 
   it('opens at most `connections`; the rest wait and go in order as connections free up', async () => {
-    const held: http.ServerResponse[] = [];
-    const order: string[] = [];
-    const server = await httpServer((req, res) => {
-      order.push(req.url as string);
-      held.push(res);
-    });
+    const server = await holdingServer();
+    const { held, urls: order } = server;
     const p = pool(server.port, { connections: 2 });
     const answers = ['/1', '/2', '/3', '/4'].map((path) => send(p, get(path)));
     while (held.length < 2) await sleep(5);
@@ -261,12 +268,8 @@ describe('an upstream pool of keep-alive HTTP/1.1 connections', () => {
   });
 
   it('aborts an exchange waiting for a connection without sending it, and one on a connection by closing that', async () => {
-    const held: http.ServerResponse[] = [];
-    const urls: string[] = [];
-    const server = await httpServer((req, res) => {
-      urls.push(req.url as string);
-      held.push(res);
-    });
+    const server = await holdingServer();
+    const { held, urls } = server;
     const p = pool(server.port, { connections: 1 });
     const errors: Error[] = [];
     const listener = {
