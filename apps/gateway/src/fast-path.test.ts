@@ -4,13 +4,14 @@ import { Writable } from 'node:stream';
 import {
   createLogger,
   createServiceApp,
+  installEdge,
   parseMetricSamples,
   ServiceClient,
   type ServiceInstance,
   StaticInstanceSource,
   systemClock,
 } from '@meshkit/toolkit';
-import { request } from 'undici';
+import { Agent, type Dispatcher, request } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
 import { testInstance } from '../../../test/support/instances.js';
 import { listenOnFreePort } from '../../../test/support/listen.js';
@@ -65,17 +66,33 @@ async function front(instances: ServiceInstance[], enabled = () => true) {
     draining: () => false,
     onServed: (s) => served.push(s),
   });
-  const port = await listen(
-    http.createServer((req, res) => {
-      if (!take(req, res)) res.writeHead(599).end('fallback');
-    }),
-  );
+  // What it does not take goes to Node's server behind the edge.
+  const server = http.createServer((_req, res) => res.writeHead(599).end('fallback'));
+  installEdge(server, { front: { take }, keepAliveMs: 5000 });
+  const port = await listen(server);
   return { url: `http://127.0.0.1:${port}`, lines, served, metrics: () => app.metrics.metrics() };
 }
 
-async function send(url: string, options: { method?: string; headers?: Record<string, string>; body?: string } = {}) {
-  const res = await request(url, { method: (options.method ?? 'GET') as 'GET', headers: options.headers, body: options.body });
-  return { status: res.statusCode, headers: res.headers, text: await res.body.text() };
+interface SendOptions {
+  method?: string;
+  headers?: Record<string, string>;
+  body?: string;
+  /** On a new connection, closed after the answer. */
+  fresh?: boolean;
+  dispatcher?: Dispatcher;
+}
+
+async function send(url: string, options: SendOptions = {}) {
+  const dispatcher = options.fresh === true ? new Agent() : options.dispatcher;
+  const res = await request(url, {
+    method: (options.method ?? 'GET') as 'GET',
+    headers: options.headers,
+    body: options.body,
+    ...(dispatcher === undefined ? {} : { dispatcher }),
+  });
+  const answer = { status: res.statusCode, headers: res.headers, text: await res.body.text() };
+  if (options.fresh === true) await dispatcher?.close();
+  return answer;
 }
 
 describe('the gateway fast path', () => {
@@ -194,9 +211,22 @@ describe('the gateway fast path', () => {
       await send(`${gw.url}/productsX`),
     ];
     for (const res of fallback) expect(res.status).toBe(599);
-    expect((await send(`${gw.url}/products`)).status).toBe(200);
+    // Each on a connection of its own: one the edge handed to Node stays Node's (the next test).
+    expect((await send(`${gw.url}/products`, { fresh: true })).status).toBe(200);
     on = false;
-    expect((await send(`${gw.url}/products`)).status).toBe(599);
+    expect((await send(`${gw.url}/products`, { fresh: true })).status).toBe(599);
+    expect(up.seen).toHaveLength(1);
+  });
+
+  it('leaves a connection to Fastify for good once it carried a request the fast path did not take', async () => {
+    const up = await upstream();
+    const gw = await front([up.instance]);
+    const agent = new Agent({ connections: 1 });
+    cleanups.push(() => agent.close());
+    const on = { dispatcher: agent };
+    expect((await send(`${gw.url}/products/1`, on)).status).toBe(200);
+    expect((await send(`${gw.url}/products/1`, { ...on, method: 'DELETE' })).status).toBe(599);
+    expect((await send(`${gw.url}/products/1`, on)).status).toBe(599);
     expect(up.seen).toHaveLength(1);
   });
 });

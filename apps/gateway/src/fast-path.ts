@@ -1,8 +1,9 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { TLSSocket } from 'node:tls';
 import {
   accessLineWriter,
   type Clock,
+  type EdgeRequest,
+  type EdgeResponse,
   type HttpRequestRecorder,
   MeshError,
   problemResponse,
@@ -43,8 +44,8 @@ export interface FastPathOptions {
   onServed?(served: ServedRequest): void;
 }
 
-/** A request listener that takes what it can and says so; the rest goes to Fastify. */
-export type FastPath = (req: IncomingMessage, res: ServerResponse) => boolean;
+/** A front door of the gateway's edge: takes what it can and says so; the rest goes to Fastify. */
+export type FastPath = (req: EdgeRequest, res: EdgeResponse) => boolean;
 
 /**
  * The gateway's hot path, beside Fastify: a proxied GET or HEAD without a body, an `Origin` or

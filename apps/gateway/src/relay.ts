@@ -1,5 +1,6 @@
-import type { OutgoingHttpHeaders, ServerResponse } from 'node:http';
+import type { OutgoingHttpHeaders } from 'node:http';
 import {
+  type ClientResponse,
   type ForwardHandle,
   MeshError,
   type RawHeaders,
@@ -12,7 +13,7 @@ import { clientResponseHeaderList } from './headers.js';
 
 /** The client's side of a relayed request: its response, and how the edge around it answers. */
 export interface RelayTarget {
-  res: ServerResponse;
+  res: ClientResponse;
   requestId: string;
   /** Headers already meant for the client (CORS, fault marks); the upstream's go over them. */
   ownHeaders(): OutgoingHttpHeaders;

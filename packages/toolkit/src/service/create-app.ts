@@ -1,4 +1,4 @@
-import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import http, { type ServerResponse } from 'node:http';
 import { AjvCompiler } from '@fastify/ajv-compiler';
 import cors from '@fastify/cors';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
@@ -9,6 +9,7 @@ import { createLogger } from '../telemetry/logger.js';
 import { installHttpMetrics } from '../telemetry/metrics.js';
 import { childLoggerWithTrace, installServerSpans, type TraceIdentity } from '../telemetry/server-spans.js';
 import { type ApiDocsOptions, installApiDocs } from './api-docs.js';
+import { type FrontDoor, installEdge } from './edge/edge.js';
 import { installGracefulClose } from './graceful-close.js';
 import { closeIdleConnections } from './idle-connections.js';
 import { installProblemHandling } from './problem.js';
@@ -31,13 +32,11 @@ export interface ServiceAppOptions {
   apiDocs?: ApiDocsOptions | false;
   /** Whose SERVER spans these are. Default: `logBindings.service` (else `meshkit`) and `.instance`. */
   traceIdentity?: TraceIdentity;
-  /** Sees every request before Fastify does (the gateway's fast path); set its `take` any time. */
+  /**
+   * Sees every request before Fastify does, on the HTTP/1.1 edge (`edge/`) instead of Node's
+   * request objects (the gateway's fast path); set its `take` any time.
+   */
   front?: FrontDoor;
-}
-
-/** A request listener in front of Fastify: `take` returns true when it answers the request itself. */
-export interface FrontDoor {
-  take?: (req: IncomingMessage, res: ServerResponse) => boolean;
 }
 
 export const DEFAULT_BODY_LIMIT = 1024 * 1024;
@@ -147,11 +146,12 @@ function lowerCaseHeaderNames<S>(schema: S): S {
 }
 
 /**
- * The HTTP/1 server Fastify would make (its settings), with `front` asked first for every request,
- * and idle keep-alive connections closed by a sweep (`idle-connections.ts`) instead of Node's
- * per-request keep-alive timer. Responses still carry Node's `Keep-Alive: timeout=…` hint.
+ * The HTTP/1 server Fastify would make (its settings), with `front` (when given) on an edge in
+ * front of it that asks it first for every request (`edge/`), and idle keep-alive connections
+ * closed by a sweep (`idle-connections.ts`) instead of Node's per-request keep-alive timer.
+ * Responses still carry Node's `Keep-Alive: timeout=…` hint.
  */
-function meshkitServer(front: FrontDoor = {}): FastifyServerFactory {
+function meshkitServer(front: FrontDoor | undefined): FastifyServerFactory {
   return (handler, options) => {
     const opts = options as {
       http?: http.ServerOptions;
@@ -164,8 +164,12 @@ function meshkitServer(front: FrontDoor = {}): FastifyServerFactory {
     const server = http.createServer(opts.http ?? {}, (req, res) => {
       // What Node sets from server.keepAliveTimeout (0 here) and reads for the hint it sends.
       (res as ServerResponse & { _keepAliveTimeout: number })._keepAliveTimeout = keepAliveMs;
-      if (front.take?.(req, res) !== true) handler(req, res);
+      handler(req, res);
     });
+    // Only where Node would keep no per-connection count or timer of its own.
+    if (front !== undefined && opts.connectionTimeout === 0 && opts.maxRequestsPerSocket === 0) {
+      installEdge(server, { front, keepAliveMs });
+    }
     closeIdleConnections(server, { idleMs: keepAliveMs });
     // What else Fastify sets on a server it makes itself.
     server.requestTimeout = opts.requestTimeout;

@@ -3,6 +3,9 @@ import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { listenOnFreePort } from '../../../../test/support/listen.js';
 import { createServiceApp } from './create-app.js';
+import { installEdge } from './edge/edge.js';
+import type { EdgeRequest } from './edge/edge-request.js';
+import type { EdgeResponse } from './edge/edge-response.js';
 import { closeIdleConnections } from './idle-connections.js';
 
 const cleanups: (() => unknown)[] = [];
@@ -36,19 +39,37 @@ async function connection(port: number) {
   };
 }
 
-/** A plain Node server answering "done" (after `?wait=ms` for a slow request), its idle connections swept. */
-async function server(idleMs: number) {
-  const s = http.createServer((req, res) => {
-    const wait = Number(new URL(req.url ?? '/', 'http://x').searchParams.get('wait') ?? 0);
-    setTimeout(() => res.end('done'), wait);
-  });
+/** "done", after `?wait=ms` for a slow request. */
+function answer(url: string, res: { end(body: string): unknown }): void {
+  const wait = Number(new URL(url, 'http://x').searchParams.get('wait') ?? 0);
+  setTimeout(() => res.end('done'), wait);
+}
+
+/**
+ * A plain Node server answering `answer`, its idle connections swept; with `edge`, the edge in
+ * front of it answers every request itself (its connections are swept alike).
+ */
+async function server(idleMs: number, edge = false) {
+  const s = http.createServer((req, res) => answer(req.url ?? '/', res));
+  if (edge) {
+    const take = (req: EdgeRequest, res: EdgeResponse) => {
+      answer(req.url, { end: (body: string) => res.writeHead(200, { 'content-length': String(body.length) }).end(body) });
+      return true;
+    };
+    installEdge(s, { front: { take }, keepAliveMs: idleMs });
+  }
   closeIdleConnections(s, { idleMs, sweepEveryMs: 20 });
   return listenOnFreePort(s, cleanups);
 }
 
-describe('closing idle keep-alive connections by a sweep', () => {
+describe.each([
+  ["Node's server", false],
+  ['the edge', true],
+])('closing idle keep-alive connections of %s by a sweep', (_name, edge) => {
+  const serve = (idleMs: number) => server(idleMs, edge);
+
   it('closes a connection idle for idleMs, not before', async () => {
-    const port = await server(300);
+    const port = await serve(300);
     const c = await connection(port);
     await c.get('/');
     await sleep(150);
@@ -58,7 +79,7 @@ describe('closing idle keep-alive connections by a sweep', () => {
   });
 
   it('keeps a connection that is in use, and one whose request is still being answered', async () => {
-    const port = await server(200);
+    const port = await serve(200);
     const busy = await connection(port);
     for (let i = 0; i < 6; i++) {
       await busy.get('/');
@@ -74,14 +95,16 @@ describe('closing idle keep-alive connections by a sweep', () => {
   });
 
   it('idleMs 0 means no limit, as keepAliveTimeout 0 does in Node', async () => {
-    const port = await server(0);
+    const port = await serve(0);
     const c = await connection(port);
     await c.get('/');
     await sleep(200); // ten sweeps' worth
     expect(c.closed()).toBe(false);
   });
+});
 
-  it("a meshkit server keeps idle connections Fastify's 72 s and still tells clients so", async () => {
+describe('a meshkit server', () => {
+  it("keeps idle connections Fastify's 72 s and still tells clients so", async () => {
     const app = createServiceApp({ logger: false });
     app.get('/', async () => 'done');
     await app.listen({ port: 0, host: '127.0.0.1' });

@@ -56,8 +56,9 @@ export function closeIdleConnections(server: Server, options: IdleConnectionOpti
 
 /**
  * Whether a response is under way on `socket`: Node's server attaches the response it is writing
- * as `_httpMessage` and detaches it when that response has ended (a long request with a silent
- * upstream moves no bytes, yet is not idle; `requestTimeout` governs it).
+ * as `_httpMessage` and detaches it when that response has ended, and the edge (`edge/`) marks
+ * its connections the same way (a long request with a silent upstream moves no bytes, yet is not
+ * idle; `requestTimeout` governs it).
  */
 function inRequest(socket: Socket): boolean {
   return (socket as Socket & { _httpMessage?: unknown })._httpMessage != null;

@@ -10,3 +10,4 @@ export * from './domain-error.js';
 export * from './idempotency.js';
 export * from './deadline-hook.js';
 export * from './fault-injection.js';
+export * from './edge/index.js';

@@ -1,4 +1,4 @@
-import type { IncomingMessage } from 'node:http';
+import type { IncomingHttpHeaders } from 'node:http';
 import type { FastifyInstance } from 'fastify';
 import { randomUuid } from '../wire/random-ids.js';
 
@@ -12,7 +12,7 @@ const ACCEPTABLE_ID = /^[\x21-\x7e]{1,200}$/;
  */
 export const requestIdOptions = {
   requestIdHeader: false as const,
-  genReqId(req: IncomingMessage): string {
+  genReqId(req: { headers: IncomingHttpHeaders }): string {
     const incoming = req.headers['x-request-id'];
     return typeof incoming === 'string' && ACCEPTABLE_ID.test(incoming) ? incoming : randomUuid();
   },

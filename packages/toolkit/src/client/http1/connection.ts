@@ -2,7 +2,7 @@ import net from 'node:net';
 import type { Readable } from 'node:stream';
 import { http1Error, http1ErrorCodes } from './errors.js';
 import type { Carrier, Exchange } from './exchange.js';
-import { HTTPParser } from './http-parser.js';
+import { HTTPParser } from '../../wire/http-parser.js';
 
 /** What a connection tells the pool it belongs to. */
 export interface ConnectionOwner {

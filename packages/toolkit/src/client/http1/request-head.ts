@@ -1,3 +1,4 @@
+import { INVALID_VALUE, TOKEN } from '../../wire/header-syntax.js';
 import { invalidRequest } from './errors.js';
 
 /** A request's body as the connection sends it. */
@@ -6,9 +7,6 @@ export type RequestBody = Buffer | string | NodeJS.ReadableStream | null;
 /** Names a request may not carry: the connection's own framing and upgrade machinery. */
 const REFUSED = new Set(['connection', 'keep-alive', 'transfer-encoding', 'upgrade', 'expect']);
 
-// RFC 9110 §5.6.2 token; a field value is visible ASCII, obs-text, space and tab (§5.5).
-const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
-const INVALID_VALUE = /[^\t\x20-\x7e\x80-\xff]/;
 // A request target: no controls, no space, nothing outside latin1.
 const INVALID_TARGET = /[^\x21-\x7e\x80-\xff]/;
 

@@ -1,0 +1,226 @@
+import http from 'node:http';
+import net from 'node:net';
+import { once } from 'node:events';
+import { afterEach, describe, expect, it } from 'vitest';
+import { type FrontDoor, installEdge } from './edge.js';
+import type { EdgeRequest } from './edge-request.js';
+import type { EdgeResponse } from './edge-response.js';
+
+const cleanups: (() => Promise<unknown> | void)[] = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+
+/**
+ * A node:http server answering `node:<method> <url> body=<body>`, behind an edge whose front door
+ * answers GETs under /edge itself (`edge:<url>`) unless `door.take` is replaced.
+ */
+async function serve(door: FrontDoor = { take: edgeAnswers }) {
+  const server = http.createServer((req, res) => {
+    let body = '';
+    req.setEncoding('utf8');
+    req.on('data', (chunk: string) => (body += chunk));
+    req.on('end', () => res.end(`node:${req.method} ${req.url} body=${body}`));
+  });
+  installEdge(server, { front: door, keepAliveMs: 5000, clock: { now: () => Date.UTC(2026, 10, 30, 12, 0, 0) } });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  cleanups.push(() => {
+    server.closeAllConnections();
+    return new Promise((resolve) => server.close(resolve));
+  });
+  return { server, port: (server.address() as net.AddressInfo).port };
+}
+
+function edgeAnswers(req: EdgeRequest, res: EdgeResponse): boolean {
+  if (req.method !== 'GET' || !req.url.startsWith('/edge')) return false;
+  const body = `edge:${req.url}`;
+  res.writeHead(200, ['content-type', 'text/plain', 'content-length', String(body.length)]).end(Buffer.from(body));
+  return true;
+}
+
+/** Writes each part (a pause between), reads until the server closes; the raw answer. */
+async function talk(port: number, parts: string[], pauseMs = 20): Promise<string> {
+  const socket = net.connect(port, '127.0.0.1');
+  cleanups.push(() => void socket.destroy());
+  await once(socket, 'connect');
+  let text = '';
+  socket.setEncoding('latin1');
+  socket.on('data', (chunk: string) => (text += chunk));
+  const closed = once(socket, 'close');
+  for (const part of parts) {
+    socket.write(part, 'latin1');
+    await new Promise((r) => setTimeout(r, pauseMs));
+  }
+  await closed;
+  return text;
+}
+
+/** The bodies of a run of content-length answers, in order. */
+function bodies(raw: string): string[] {
+  const out: string[] = [];
+  let rest = raw;
+  while (rest.length > 0) {
+    const end = rest.indexOf('\r\n\r\n');
+    if (end < 0) break;
+    const length = Number(/content-length: *(\d+)/i.exec(rest.slice(0, end))?.[1] ?? 0);
+    out.push(rest.slice(end + 4, end + 4 + length));
+    rest = rest.slice(end + 4 + length);
+  }
+  return out;
+}
+
+const get = (path: string, extra = '') => `GET ${path} HTTP/1.1\r\nHost: x\r\n${extra}\r\n`;
+
+describe('the HTTP/1.1 edge in front of a node:http server', () => {
+  it('answers what its front door takes, and hands the connection to Node, bytes and all, at the first request it does not', async () => {
+    const { port } = await serve();
+    const pipelined =
+      get('/edge/1') + get('/edge/2') + 'POST /form HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc' + get('/edge/3');
+    const raw = await talk(port, [pipelined, get('/edge/4', 'Connection: close\r\n')]);
+    expect(bodies(raw)).toEqual(['edge:/edge/1', 'edge:/edge/2', 'node:POST /form body=abc', 'node:GET /edge/3 body=', 'node:GET /edge/4 body=']);
+  });
+
+  it('gives Node a head that comes in pieces, and every request after it', async () => {
+    const { port } = await serve();
+    const head = get('/edge/slow', 'Connection: close\r\n');
+    const raw = await talk(port, [get('/edge/0'), head.slice(0, 7), head.slice(7, 30), head.slice(30)]);
+    expect(bodies(raw)).toEqual(['edge:/edge/0', 'node:GET /edge/slow body=']);
+  });
+
+  it("leaves malformed requests, oversized heads, upgrades and HTTP/1.1 without Host to Node's own answers", async () => {
+    const { server, port } = await serve();
+    expect(await talk(port, ['GET /edge/1 HTTP/1.1\r\nHost: x\r\nBad Header: y\r\n\r\n'])).toMatch(/^HTTP\/1\.1 400 Bad Request\r\n/);
+    expect(await talk(port, [get('/edge/1', `x-big: ${'a'.repeat(20_000)}\r\n`)])).toMatch(/^HTTP\/1\.1 431 /);
+    expect(await talk(port, ['GET /edge/1 HTTP/1.1\r\n\r\n'])).toMatch(/^HTTP\/1\.1 400 Bad Request\r\n/);
+    server.on('upgrade', (_req, socket: net.Socket) => socket.end('HTTP/1.1 101 Switching Protocols\r\nUpgrade: x\r\nConnection: Upgrade\r\n\r\nnode upgraded'));
+    expect(await talk(port, [get('/edge/1', 'Connection: Upgrade\r\nUpgrade: x\r\n')])).toMatch(/101 Switching Protocols[\s\S]*node upgraded$/);
+  });
+
+  it('frames an answer as Node would: Date, keep-alive and its hint, chunked without a length, none for HEAD, close for HTTP/1.0', async () => {
+    const door: FrontDoor = {
+      take(req, res) {
+        res.writeHead(200, { 'content-type': 'text/plain' });
+        res.write('hello, ');
+        res.end('world');
+        return true;
+      },
+    };
+    const { port } = await serve(door);
+    const chunked = await talk(port, [get('/a'), get('/b', 'Connection: close\r\n')]);
+    const [first, second] = chunked.split(/(?=HTTP\/1\.1 200)/);
+    expect(first).toBe(
+      'HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\nTransfer-Encoding: chunked\r\nDate: Mon, 30 Nov 2026 12:00:00 GMT\r\n' +
+        'Connection: keep-alive\r\nKeep-Alive: timeout=5\r\n\r\n7\r\nhello, \r\n5\r\nworld\r\n0\r\n\r\n',
+    );
+    expect(second).toContain('Connection: close\r\n');
+    const head = await talk(port, ['HEAD /a HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n']);
+    expect(head).toMatch(/\r\n\r\n$/);
+    expect(head).not.toContain('hello');
+    const old = await talk(port, ['GET /a HTTP/1.0\r\n\r\n']);
+    expect(old).toMatch(/^HTTP\/1\.1 200 OK\r\n/);
+    expect(old).not.toContain('Transfer-Encoding');
+    expect(old).toMatch(/Connection: close\r\n\r\nhello, world$/);
+  });
+
+  it("refuses a header Node would refuse, before anything is written", async () => {
+    const errors: unknown[] = [];
+    const { port } = await serve({
+      take(_req, res) {
+        try {
+          res.writeHead(200, { 'x-bad': 'a\r\nInjected: yes' });
+        } catch (err) {
+          errors.push(err);
+          res.writeHead(502, { 'content-length': '0', connection: 'close' }).end();
+        }
+        return true;
+      },
+    });
+    const raw = await talk(port, [get('/a')]);
+    expect(raw).toMatch(/^HTTP\/1\.1 502 Bad Gateway\r\n/);
+    expect(raw).not.toContain('Injected');
+    expect(errors).toEqual([expect.objectContaining({ code: 'ERR_INVALID_CHAR' })]);
+  });
+
+  it('holds a writer back while its client does not read, drains when it reads on, and says close when it hangs up', async () => {
+    const chunk = Buffer.alloc(64 * 1024, 7);
+    let written = 0;
+    let drains = 0;
+    const closes: boolean[] = [];
+    const { port } = await serve({
+      take(_req, res) {
+        res.once('close', () => closes.push(res.writableFinished));
+        res.writeHead(200, { 'content-type': 'application/octet-stream' });
+        const pump = () => {
+          for (;;) {
+            written += chunk.length;
+            if (!res.write(chunk)) break;
+          }
+          res.once('drain', () => {
+            drains += 1;
+            pump();
+          });
+        };
+        pump();
+        return true;
+      },
+    });
+    const socket = net.connect(port, '127.0.0.1');
+    cleanups.push(() => void socket.destroy());
+    await once(socket, 'connect');
+    socket.write(get('/endless'));
+    const stalledAt = await settled(() => written);
+    expect(stalledAt).toBeGreaterThan(0);
+    expect(closes).toEqual([]);
+    socket.resume(); // reads on: the kernel's buffers empty, the edge says drain, the writer goes on
+    await until(() => written > stalledAt * 2);
+    expect(drains).toBeGreaterThan(0);
+    socket.destroy();
+    await until(() => closes.length > 0);
+    expect(closes).toEqual([false]);
+  });
+
+  it('closes its idle connections with the server and lets a busy one finish its answer, with Connection: close', async () => {
+    let answer: (() => void) | undefined;
+    const { server, port } = await serve({
+      take(req, res) {
+        answer = () => res.writeHead(200, { 'content-length': '4' }).end('done');
+        return req.url === '/slow';
+      },
+    });
+    const idle = net.connect(port, '127.0.0.1');
+    const idleClosed = once(idle, 'close');
+    idle.resume();
+    const busy = net.connect(port, '127.0.0.1');
+    let text = '';
+    busy.setEncoding('latin1').on('data', (c: string) => (text += c));
+    const busyClosed = once(busy, 'close');
+    busy.write(get('/slow'));
+    await until(() => answer !== undefined);
+    const closed = new Promise((resolve) => server.close(resolve));
+    await idleClosed;
+    answer?.();
+    await busyClosed;
+    await closed;
+    expect(text).toMatch(/^HTTP\/1\.1 200 OK\r\n[\s\S]*Connection: close\r\n\r\ndone$/);
+  });
+});
+
+/** Waits until `value` stops changing for 200 ms; returns it. */
+async function settled(value: () => number): Promise<number> {
+  let last = value();
+  for (;;) {
+    await new Promise((r) => setTimeout(r, 200));
+    const now = value();
+    if (now === last) return now;
+    last = now;
+  }
+}
+
+async function until(check: () => boolean, timeoutMs = 5000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error('timed out waiting');
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
