@@ -28,7 +28,7 @@ type MarkedSocket = Socket & { _httpMessage?: unknown };
  * right after the head, so it always knows where the next message starts), offers it to the
  * front door, and answers one request at a time, holding back what the client sends ahead. The
  * moment anything is not the edge's to answer — the front door declines, a head is cut across
- * reads, a parse error, an upgrade, a request without `Host` — it gives the connection to Node's
+ * reads, a parse error, an upgrade, a request with a body or (HTTP/1.1) without `Host` — it gives the connection to Node's
  * HTTP server with every byte from that request's first one on (`unshift`), and Node takes it from
  * there: its limits, its errors, its timeouts, Fastify.
  */
@@ -153,7 +153,10 @@ export class EdgeConnection implements ResponseCarrier {
 
   /** Offers the head just read to the front door; false when it is Node's to answer. */
   private answer(): boolean {
-    if (this.upgrade || this.major !== 1 || (this.minor === 1 && !hasHost(this.lines))) return false;
+    if (this.upgrade || this.major !== 1) return false;
+    const facts = headFacts(this.lines);
+    // A body is Node's to read (the edge reads heads only); so is the 400 for HTTP/1.1 without Host.
+    if ((facts & BODY) !== 0 || (this.minor === 1 && (facts & HOST) === 0)) return false;
     const req = new EdgeRequest(httpMethods[this.method] ?? '', this.url, this.lines, this.minor, this.keepAlive, this.socket);
     const res = new EdgeResponse(req, this);
     this.response = res;
@@ -206,12 +209,27 @@ export class EdgeConnection implements ResponseCarrier {
   };
 }
 
-function hasHost(lines: readonly string[]): boolean {
+const HOST = 1;
+const BODY = 2;
+
+/** Whether a head has a `Host` line, and whether it announces a body (`transfer-encoding`, a non-zero `content-length`). */
+function headFacts(lines: readonly string[]): number {
+  let facts = 0;
   for (let i = 0; i < lines.length; i += 2) {
     const name = lines[i] as string;
-    if (name.length === 4 && name.toLowerCase() === 'host') return true;
+    switch (name.length) {
+      case 4:
+        if (name.toLowerCase() === 'host') facts |= HOST;
+        break;
+      case 14:
+        if (name.toLowerCase() === 'content-length' && (lines[i + 1] as string) !== '0') facts |= BODY;
+        break;
+      case 17:
+        if (name.toLowerCase() === 'transfer-encoding') facts |= BODY;
+        break;
+    }
   }
-  return false;
+  return facts;
 }
 
 function noop(): void {}

@@ -10,6 +10,7 @@ type AddHeaderLine = (this: { joinDuplicateHeaders: boolean }, name: string, val
  */
 const addHeaderLine = (IncomingMessage.prototype as unknown as { _addHeaderLine: AddHeaderLine })._addHeaderLine;
 const NODE_DEFAULTS = { joinDuplicateHeaders: false };
+const MAX_HEADER_ENTRIES = 2000;
 
 /** A request whose head the edge has read: what a front door decides on. No body is read. */
 export class EdgeRequest {
@@ -32,7 +33,9 @@ export class EdgeRequest {
     if (this.folded !== undefined) return this.folded;
     const folded: IncomingHttpHeaders = {};
     const raw = this.rawHeaders;
-    for (let i = 0; i + 1 < raw.length; i += 2) addHeaderLine.call(NODE_DEFAULTS, raw[i] as string, raw[i + 1] as string, folded);
+    // Node folds the first 1,000 lines only (its parser's maxHeaderPairs, 2,000 names and values).
+    const n = Math.min(raw.length, MAX_HEADER_ENTRIES);
+    for (let i = 0; i + 1 < n; i += 2) addHeaderLine.call(NODE_DEFAULTS, raw[i] as string, raw[i + 1] as string, folded);
     this.folded = folded;
     return folded;
   }

@@ -81,6 +81,20 @@ describe('the HTTP/1.1 edge in front of a node:http server', () => {
     expect(bodies(raw)).toEqual(['edge:/edge/1', 'edge:/edge/2', 'node:POST /form body=abc', 'node:GET /edge/3 body=', 'node:GET /edge/4 body=']);
   });
 
+  it('never offers a request with a body, whatever the front door would take: Node reads bodies', async () => {
+    const { port } = await serve({
+      take(req, res) {
+        res.writeHead(200, { 'content-length': '4' }).end('edge');
+        return true;
+      },
+    });
+    const raw = await talk(port, [
+      'POST /a HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc' +
+        'POST /b HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n2\r\nde\r\n0\r\n\r\n',
+    ]);
+    expect(bodies(raw)).toEqual(['node:POST /a body=abc', 'node:POST /b body=de']);
+  });
+
   it('gives Node a head that comes in pieces, and every request after it', async () => {
     const { port } = await serve();
     const head = get('/edge/slow', 'Connection: close\r\n');
