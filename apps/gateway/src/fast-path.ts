@@ -49,7 +49,7 @@ export type FastPath = (req: EdgeRequest, res: EdgeResponse) => boolean;
 
 /**
  * The gateway's hot path, beside Fastify: a proxied GET or HEAD without a body, an `Origin` or
- * anything unusual in its path is relayed straight from Node's request to the upstream and back,
+ * anything unusual in its path is relayed straight from the edge's request to the upstream and back,
  * with what the full path does for it — request id, the client's deadline, x-forwarded-*, the
  * trace context passed on (or begun), problem+json when no answer comes, `http_requests_total`
  * and `http_request_duration_seconds` under the same labels, the same access line, the dashboard —

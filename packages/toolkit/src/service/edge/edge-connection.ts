@@ -45,7 +45,7 @@ export class EdgeConnection implements ResponseCarrier {
   private minor = 0;
   private method = 0;
   private url = '';
-  private lines: string[] = [];
+  private lines: string[] = NO_LINES;
   private upgrade = false;
   private keepAlive = false;
   private flushedLines: string[] = [];
@@ -158,6 +158,9 @@ export class EdgeConnection implements ResponseCarrier {
     // A body is Node's to read (the edge reads heads only); so is the 400 for HTTP/1.1 without Host.
     if ((facts & BODY) !== 0 || (this.minor === 1 && (facts & HOST) === 0)) return false;
     const req = new EdgeRequest(httpMethods[this.method] ?? '', this.url, this.lines, this.minor, this.keepAlive, this.socket);
+    // The request holds them now; an idle connection keeps none of them.
+    this.lines = NO_LINES;
+    this.url = '';
     const res = new EdgeResponse(req, this);
     this.response = res;
     (this.socket as MarkedSocket)._httpMessage = res;
@@ -208,6 +211,8 @@ export class EdgeConnection implements ResponseCarrier {
     this.response?.emit('drain');
   };
 }
+
+const NO_LINES: string[] = [];
 
 const HOST = 1;
 const BODY = 2;

@@ -66,10 +66,6 @@ export class EdgeResponse extends EventEmitter implements ClientResponse {
     return this.carrier.socket.destroyed;
   }
 
-  get headersSent(): boolean {
-    return this.headWritten;
-  }
-
   writeHead(status: number, headers: OutgoingHttpHeaders | string[] = []): this {
     if (this.headWritten) throw nodeError('ERR_HTTP_HEADERS_SENT', 'Cannot write headers after they are sent to the client', Error);
     if (!Number.isInteger(status) || status < 100 || status > 999) {
