@@ -167,6 +167,7 @@ async function main(args: BenchArgs): Promise<number> {
     registryPrefix: `meshkit-bench-${process.pid}-${randomBytes(3).toString('hex')}:`,
     natsUrl,
     ...(args.balancer ? { balancer: args.balancer } : {}),
+    ...(args.gatewayNodeOptions ? { gatewayNodeOptions: args.gatewayNodeOptions } : {}),
   };
   const outDir = resolve(args.out ?? join(repoRoot, 'bench/results'));
   mkdirSync(outDir, { recursive: true });
@@ -221,10 +222,15 @@ async function main(args: BenchArgs): Promise<number> {
     sections.push({ name: 'bench/scenarios', error: scenarioLoadError });
     log(`bench/scenarios failed to load:\n${scenarioLoadError}`);
   }
+  const scenarioOptions = {
+    quick,
+    pin: pinning.pin,
+    ...(args.gatewayNodeOptions ? { gatewayNodeOptions: args.gatewayNodeOptions } : {}),
+  };
   for (const scenario of scenarios) {
     log(`scenario ${scenario.name}`);
     try {
-      sections.push({ name: scenario.name, result: await scenario.run({ quick, pin: pinning.pin }) });
+      sections.push({ name: scenario.name, result: await scenario.run(scenarioOptions) });
     } catch (err) {
       failed = true;
       const message = (err as Error).stack ?? String(err);
@@ -259,6 +265,7 @@ async function main(args: BenchArgs): Promise<number> {
     ...(findNginx() ? { nginx: nginxVersion(findNginx() as string) } : {}),
     params,
     balancer: args.balancer ?? 'its default (round_robin)',
+    ...(args.gatewayNodeOptions ? { gatewayNodeOptions: args.gatewayNodeOptions } : {}),
     ...(summary ? { summary } : {}),
     ...(chartFile ? { chartFile } : {}),
     scenarios: sections,

@@ -11,6 +11,8 @@ export interface BenchArgs {
   primeS?: number;
   tool?: 'wrk' | 'autocannon';
   balancer?: string;
+  /** NODE_OPTIONS of every meshkit gateway the bench starts (e.g. a V8 heap flag to try). */
+  gatewayNodeOptions?: string;
   noPin: boolean;
   /** Profile the meshkit gateway under load instead of the comparison. */
   profile: boolean;
@@ -36,6 +38,9 @@ export const usage = `npm run bench -- [options]
   --latency <s>        seconds of the 1-connection latency run (default 5; quick 1)
   --tool wrk|autocannon  load generator (default wrk when installed)
   --balancer <name>    BALANCER of the meshkit gateway (default: its own default)
+  --gateway-node-options <s>
+                       NODE_OPTIONS of every meshkit gateway the bench starts, contenders and
+                       scenarios alike (e.g. "--max-semi-space-size=8"); the report says so
   --no-pin             do not pin processes to cores
   --profile            CPU-profile the meshkit gateway under load (node --cpu-prof) and
                        write <date>-profile.md with its top self-time functions
@@ -90,6 +95,13 @@ export function parseArgs(argv: string[]): BenchArgs {
       case '--balancer':
         args.balancer = value(i++, flag);
         break;
+      case '--gateway-node-options': {
+        // Its value is itself Node flags ("--max-semi-space-size=8"), so a leading -- is allowed.
+        const v = argv[++i];
+        if (v === undefined || v.trim() === '') throw new UsageError(`${flag} needs a value`);
+        args.gatewayNodeOptions = v;
+        break;
+      }
       case '--no-pin':
         args.noPin = true;
         break;

@@ -26,6 +26,8 @@ export interface BenchEnv {
   balancer?: string;
   /** Node flags for the meshkit gateway (`--cpu-prof …` when profiling). */
   gatewayNodeFlags?: string[];
+  /** NODE_OPTIONS of the meshkit gateway (`--gateway-node-options`). */
+  gatewayNodeOptions?: string;
 }
 
 /** A contender once running: where to send load, and whose CPU to read. */
@@ -120,6 +122,7 @@ function meshkitGateway(id: string, label: string, logLevel: string | undefined,
           GATEWAY_PORT: String(port),
           LOG_LEVEL: logLevel,
           BALANCER: env.balancer,
+          NODE_OPTIONS: env.gatewayNodeOptions,
         }),
         ready: 'none',
       });

@@ -24,6 +24,8 @@ export interface ReportInput {
   nginx?: string;
   params: { rounds: number; durationS: number; warmupS: number; latencyS: number; primeS: number; connections: number };
   balancer: string;
+  /** NODE_OPTIONS given to every meshkit gateway (`--gateway-node-options`); undefined: none. */
+  gatewayNodeOptions?: string;
   summary?: Summary;
   chartFile?: string;
   scenarios: ScenarioSection[];
@@ -103,7 +105,8 @@ export function renderReport(input: ReportInput): string {
     `- Load: ${input.tool}, ${params.connections} connections, 1 thread; each contender warmed up once before the first round (≥ ${params.primeS} s, until two 1 s steps agree within 10 %, ≤ ${3 * params.primeS} s), ` +
       `then per round ${params.warmupS} s of warm-up and ${params.durationS} s measured; ` +
       `then ${params.latencyS} s at 1 connection for the added latency. ${input.toolNote ?? ''}`.trimEnd(),
-    `- Request: \`GET /products/<uuid>\`, a ~190-byte JSON product; the meshkit gateway's balancer: ${input.balancer}.`,
+    `- Request: \`GET /products/<uuid>\`, a ~190-byte JSON product; the meshkit gateway's balancer: ${input.balancer}` +
+      (input.gatewayNodeOptions ? `; every meshkit gateway ran with NODE_OPTIONS="${input.gatewayNodeOptions}".` : '.'),
     `- CPU: utime + stime from \`/proc/<pid>/stat\` of each process (and its children) before and after the measured run, divided by the requests it completed.`,
     `- Load average (1, 5, 15 min): ${machine.loadAverage} at the start, ${input.loadAtEnd} at the end. Other work on the machine shows up as noise.`,
     '',

@@ -13,6 +13,8 @@ export interface ScenarioOptions {
    * itself runs pinned to the load core, so a child started without a prefix inherits that core.
    */
   pin: Pin;
+  /** NODE_OPTIONS of every meshkit gateway the scenario starts (`--gateway-node-options`). */
+  gatewayNodeOptions?: string;
 }
 
 export interface ScenarioTarget {

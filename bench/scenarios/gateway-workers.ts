@@ -34,7 +34,7 @@ function cpuByPid(root: number): Map<number, number> {
 
 export const gatewayWorkers: Scenario = {
   name: 'gateway-workers',
-  async run({ quick, pin }): Promise<ScenarioResult> {
+  async run({ quick, pin, gatewayNodeOptions }): Promise<ScenarioResult> {
     const rounds = quick ? 1 : 3;
     const seconds = quick ? 2 : 10;
     const cores = cpus().length; // not availableParallelism(): that is this (pinned) process's share
@@ -48,7 +48,7 @@ export const gatewayWorkers: Scenario = {
         const backend = await startBackend(processes, everywhere, mesh);
         const variants: Variant[] = [];
         for (const workers of [1, 2]) {
-          const gateway = await startGateway(processes, everywhere, mesh, workers > 1 ? { workers } : {});
+          const gateway = await startGateway(processes, everywhere, mesh, { ...(workers > 1 ? { workers } : {}), nodeOptions: gatewayNodeOptions });
           variants.push({ workers, gateway });
         }
         const load = (v: Variant, durationS: number) =>

@@ -130,7 +130,7 @@ function importRss(pin: string[], specifier: string | undefined): Promise<number
 
 export const idleConnections: Scenario = {
   name: 'idle-connections',
-  async run({ quick, pin }): Promise<ScenarioResult> {
+  async run({ quick, pin, gatewayNodeOptions }): Promise<ScenarioResult> {
     const rounds = quick ? 1 : 3;
     const seconds = quick ? 2 : 10;
     const tool = findWrk() ? 'wrk' : 'autocannon';
@@ -140,7 +140,10 @@ export const idleConnections: Scenario = {
         const mesh = { redisUrl: redis.url, registryPrefix: 'bench-idle-connections:' };
         const backend = await startBackend(processes, pin('server'), mesh);
         // Default LOG_LEVEL (info): every feature on, as a user runs it; its access log goes to /dev/null.
-        const gateway = await startGateway(processes, pin('server'), mesh, { minOpenFiles: IDLE + 1024 });
+        const gateway = await startGateway(processes, pin('server'), mesh, {
+          minOpenFiles: IDLE + 1024,
+          nodeOptions: gatewayNodeOptions,
+        });
         // The floor (Fastify + undici Pool, no features) beside it: what any Node proxy holds in the same state.
         const floor = await processes.start({
           name: 'floor: Fastify + undici Pool',

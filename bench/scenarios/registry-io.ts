@@ -41,7 +41,7 @@ const RESYNC_MS = 1000;
 
 export const registryIo: Scenario = {
   name: 'registry-io',
-  async run({ quick, pin }): Promise<ScenarioResult> {
+  async run({ quick, pin, gatewayNodeOptions }): Promise<ScenarioResult> {
     const rounds = quick ? 1 : 3;
     const seconds = quick ? 2 : 10;
     const tool = findWrk() ? 'wrk' : 'autocannon';
@@ -50,7 +50,7 @@ export const registryIo: Scenario = {
       try {
         const mesh = { redisUrl: redis.url, registryPrefix: 'bench-registry-io:' };
         await startBackend(processes, pin('server'), mesh);
-        const gateway = await startGateway(processes, pin('server'), mesh, { logLevel: 'warn' });
+        const gateway = await startGateway(processes, pin('server'), mesh, { logLevel: 'warn', nodeOptions: gatewayNodeOptions });
         const url = `${gateway.url}${BENCH_PATH}`;
 
         const samples = new Map<string, Sample[]>(PHASES.map((p) => [p.name, []]));

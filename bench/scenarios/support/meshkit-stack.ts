@@ -39,6 +39,8 @@ export interface GatewayOptions {
   logLevel?: string;
   /** Open files the gateway may hold; raised with `ulimit -n` in a shell when this process has fewer. */
   minOpenFiles?: number;
+  /** NODE_OPTIONS; default: unset. */
+  nodeOptions?: string;
 }
 
 /** `meshkit run gateway` as a user runs it, discovering the backend through the scenario's Redis. */
@@ -64,6 +66,7 @@ export async function startGateway(
       GATEWAY_PORT: String(port),
       GATEWAY_WORKERS: options.workers === undefined ? undefined : String(options.workers),
       LOG_LEVEL: options.logLevel,
+      NODE_OPTIONS: options.nodeOptions,
     }),
     ready: 'none',
   });
