@@ -155,6 +155,8 @@ async function main(args: BenchArgs): Promise<number> {
     throw new BenchError(`Redis does not answer at ${redisUrl}: the meshkit backend registers there and the gateway discovers it (start redis-server, or set BENCH_REDIS_URL)`);
   }
 
+  // `--gateway-node-options`, for the contenders, the scenarios and the report alike.
+  const gatewayNodeOptions = args.gatewayNodeOptions ? { gatewayNodeOptions: args.gatewayNodeOptions } : {};
   tmpDir = mkdtempSync(join(tmpdir(), 'meshkit-bench-'));
   const env: BenchEnv = {
     processes,
@@ -167,7 +169,7 @@ async function main(args: BenchArgs): Promise<number> {
     registryPrefix: `meshkit-bench-${process.pid}-${randomBytes(3).toString('hex')}:`,
     natsUrl,
     ...(args.balancer ? { balancer: args.balancer } : {}),
-    ...(args.gatewayNodeOptions ? { gatewayNodeOptions: args.gatewayNodeOptions } : {}),
+    ...gatewayNodeOptions,
   };
   const outDir = resolve(args.out ?? join(repoRoot, 'bench/results'));
   mkdirSync(outDir, { recursive: true });
@@ -225,7 +227,7 @@ async function main(args: BenchArgs): Promise<number> {
   const scenarioOptions = {
     quick,
     pin: pinning.pin,
-    ...(args.gatewayNodeOptions ? { gatewayNodeOptions: args.gatewayNodeOptions } : {}),
+    ...gatewayNodeOptions,
   };
   for (const scenario of scenarios) {
     log(`scenario ${scenario.name}`);
@@ -265,7 +267,7 @@ async function main(args: BenchArgs): Promise<number> {
     ...(findNginx() ? { nginx: nginxVersion(findNginx() as string) } : {}),
     params,
     balancer: args.balancer ?? 'its default (round_robin)',
-    ...(args.gatewayNodeOptions ? { gatewayNodeOptions: args.gatewayNodeOptions } : {}),
+    ...gatewayNodeOptions,
     ...(summary ? { summary } : {}),
     ...(chartFile ? { chartFile } : {}),
     scenarios: sections,

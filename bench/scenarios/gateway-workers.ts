@@ -48,7 +48,10 @@ export const gatewayWorkers: Scenario = {
         const backend = await startBackend(processes, everywhere, mesh);
         const variants: Variant[] = [];
         for (const workers of [1, 2]) {
-          const gateway = await startGateway(processes, everywhere, mesh, { ...(workers > 1 ? { workers } : {}), nodeOptions: gatewayNodeOptions });
+          const gateway = await startGateway(processes, everywhere, mesh, {
+            ...(workers > 1 ? { workers } : {}),
+            nodeOptions: gatewayNodeOptions,
+          });
           variants.push({ workers, gateway });
         }
         const load = (v: Variant, durationS: number) =>

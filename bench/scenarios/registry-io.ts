@@ -50,7 +50,10 @@ export const registryIo: Scenario = {
       try {
         const mesh = { redisUrl: redis.url, registryPrefix: 'bench-registry-io:' };
         await startBackend(processes, pin('server'), mesh);
-        const gateway = await startGateway(processes, pin('server'), mesh, { logLevel: 'warn', nodeOptions: gatewayNodeOptions });
+        const gateway = await startGateway(processes, pin('server'), mesh, {
+          logLevel: 'warn',
+          nodeOptions: gatewayNodeOptions,
+        });
         const url = `${gateway.url}${BENCH_PATH}`;
 
         const samples = new Map<string, Sample[]>(PHASES.map((p) => [p.name, []]));
