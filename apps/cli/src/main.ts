@@ -6,6 +6,7 @@ import { checkClusterBackends, ClusterUsageError, parseReplicas, type Replicas }
 import { describeWorkerEvent, followPrimary, GatewayWorkers, isGatewayWorker, reportUp } from './gateway-workers.js';
 import { startSystem } from './launcher.js';
 import { configuredPorts, type PartName, partNames } from './parts.js';
+import { GATEWAY_SEMI_SPACE_MIB, youngGeneration } from './young-generation.js';
 
 /** Configuration problems end the process with one clear line, never a stack. */
 function configOrExit(): MeshConfig {
@@ -31,7 +32,11 @@ async function runParts(names: PartName[], ports: Record<PartName, number>, conf
   const worker = isGatewayWorker();
   if (worker) followPrimary(() => phase);
   else stopWithSupervisor(() => phase);
+  const onlyGateway = names.length === 1 && names[0] === 'gateway';
+  if (!onlyGateway) youngGeneration.release();
   const system = await startSystem(names, ports, config);
+  // Capped once serving, not before: loading the gateway's modules would grow it past any cap.
+  if (onlyGateway) youngGeneration.cap(GATEWAY_SEMI_SPACE_MIB);
   phase = 'running';
   onShutdownSignals(() => {
     phase = 'stopping';
