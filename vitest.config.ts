@@ -7,6 +7,8 @@ export default defineConfig({
   resolve: {
     // Tests run the TypeScript sources; spawned processes run the built dist/.
     alias: {
+      // First: the root's key also matches as a prefix, so it would take `@meshkit/toolkit/core` too.
+      '@meshkit/toolkit/core': src('./packages/toolkit/src/core.ts'),
       '@meshkit/toolkit': src('./packages/toolkit/src/index.ts'),
       '@meshkit/users': src('./apps/users/src/index.ts'),
       '@meshkit/products': src('./apps/products/src/index.ts'),

@@ -1,9 +1,13 @@
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
+import { REDIS_URL, redisUp } from './support/backends.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const redisAnswers = await redisUp();
 
 /**
  * What a fresh Node process has loaded, step by step: CommonJS packages (pg, better-sqlite3, the
@@ -42,6 +46,27 @@ const REPORT_UNDICI =
   "data:text/javascript,import { createRequire } from 'node:module'; const require = createRequire(process.cwd() + '/'); " +
   "process.on('exit', () => process.stdout.write('\\nundici=' + Object.keys(require.cache).some((f) => f.includes('/node_modules/undici/'))));";
 
+/**
+ * Preloaded into a process: writes `typebox=loaded` to stderr once typebox loads. It is an ES
+ * module package, which require.cache never shows, so a module hook watches the loads; hooks run
+ * on their own thread, and writeSync reaches stderr whatever the process does next.
+ */
+const TYPEBOX_LOADED = 'typebox=loaded';
+const TYPEBOX_HOOK = `
+import { writeSync } from 'node:fs';
+let seen = false;
+export async function load(url, context, next) {
+  if (!seen && url.includes('/node_modules/typebox/')) {
+    seen = true;
+    writeSync(2, '\\n${TYPEBOX_LOADED}\\n');
+  }
+  return next(url, context);
+}`;
+const javascriptUrl = (source: string) => `data:text/javascript,${encodeURIComponent(source)}`;
+const REPORT_TYPEBOX = javascriptUrl(
+  `import { register } from 'node:module'; register(${JSON.stringify(javascriptUrl(TYPEBOX_HOOK))});`,
+);
+
 describe('dependencies a process loads only when it uses them', () => {
   it('the gateway and the toolkit load no database driver, no OpenTelemetry SDK and no pino-pretty until a store opens, tracing starts or a logger writes for people', async () => {
     const { stdout } = await promisify(execFile)(process.execPath, ['--input-type=module', '-e', SCRIPT], {
@@ -64,4 +89,51 @@ describe('dependencies a process loads only when it uses them', () => {
     );
     expect(stdout.trim().split('\n').at(-1)).toBe('undici=false');
   });
+
+  it("the gateway, the CLI and the toolkit's core load no typebox: only services, which write their schemas with it, do", async () => {
+    const typeboxReport = async (args: string[]) =>
+      (await promisify(execFile)(process.execPath, ['--import', REPORT_TYPEBOX, ...args], { cwd: ROOT, timeout: 30_000 }))
+        .stderr;
+    const importing = (specifiers: string[]) => [
+      '--input-type=module',
+      '-e',
+      specifiers.map((s) => `await import('${s}');`).join(' '),
+    ];
+    expect(await typeboxReport(importing(['@meshkit/gateway', '@meshkit/toolkit/core']))).not.toContain(TYPEBOX_LOADED);
+    expect(await typeboxReport(['apps/cli/bin/meshkit.js', '--help'])).not.toContain(TYPEBOX_LOADED);
+    expect(await typeboxReport(importing(['@meshkit/toolkit']))).toContain(TYPEBOX_LOADED);
+  });
+
+  // typebox is ~3 MiB of heap, and the gateway's resident memory has a target (docs/performance.md).
+  it.runIf(redisAnswers)('`meshkit run gateway` loads no typebox while it starts and serves', async () => {
+    const child = spawn(process.execPath, ['--import', REPORT_TYPEBOX, 'apps/cli/bin/meshkit.js', 'run', 'gateway'], {
+      cwd: ROOT,
+      env: {
+        PATH: process.env.PATH ?? '',
+        LOG_LEVEL: 'warn',
+        REDIS_URL,
+        REGISTRY_PREFIX: `meshkit-test:${randomUUID()}:`,
+        GATEWAY_PORT: '0',
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stderr.on('data', (d) => (stderr += d));
+    const exited = once(child, 'exit');
+    try {
+      // The gateway's line comes once it serves: everything it loads to start is loaded.
+      await new Promise<void>((resolve, reject) => {
+        child.stdout.on('data', (d) => {
+          stdout += d;
+          if (/^gateway +http:/m.test(stdout)) resolve();
+        });
+        child.once('exit', () => reject(new Error(`meshkit exited before serving: ${stdout}${stderr}`)));
+      });
+    } finally {
+      child.kill('SIGTERM');
+      await exited;
+    }
+    expect(stderr).not.toContain(TYPEBOX_LOADED);
+  }, 30_000);
 });

@@ -1,5 +1,5 @@
 import cluster from 'node:cluster';
-import { type Clock, systemClock } from '@meshkit/toolkit';
+import { type Clock, systemClock } from '@meshkit/toolkit/core';
 import { type BackoffOptions, RestartBackoff } from './cluster/backoff.js';
 import { exitDescription } from './cluster/supervisor.js';
 

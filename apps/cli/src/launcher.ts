@@ -6,7 +6,7 @@ import {
   type MeshConfig,
   startTracing,
   type Tracing,
-} from '@meshkit/toolkit';
+} from '@meshkit/toolkit/core';
 import { warmUpNextTick } from './next-tick-warm-up.js';
 import { type PartContext, type PartName, type RunningPart, startPart } from './parts.js';
 

@@ -1,5 +1,5 @@
 import { Command, InvalidArgumentError } from 'commander';
-import { ConfigError, loadConfig, type MeshConfig, onShutdownSignals } from '@meshkit/toolkit';
+import { ConfigError, loadConfig, type MeshConfig, onShutdownSignals } from '@meshkit/toolkit/core';
 import { parseFaultRules } from '@meshkit/gateway';
 import { runCluster } from './cluster/cluster.js';
 import { checkClusterBackends, ClusterUsageError, parseReplicas, type Replicas } from './cluster/replicas.js';

@@ -10,7 +10,7 @@ import {
   type ServiceHandle,
   type UpstreamAttempt,
   UpstreamMetrics,
-} from '@meshkit/toolkit';
+} from '@meshkit/toolkit/core';
 import type { GatewayHandle } from '@meshkit/gateway';
 import type { Logger } from 'pino';
 

@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { type Clock, parseMetricSamples, systemClock } from '@meshkit/toolkit';
+import { type Clock, parseMetricSamples, systemClock } from '@meshkit/toolkit/core';
 import { Agent, type Dispatcher, request } from 'undici';
 
 export interface RegistryView {

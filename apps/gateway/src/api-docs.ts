@@ -1,4 +1,4 @@
-import type { Clock, OpenApiDocument, ServiceCaller } from '@meshkit/toolkit';
+import type { Clock, OpenApiDocument, ServiceCaller } from '@meshkit/toolkit/core';
 import { matchRoute, type Route } from './route-table.js';
 
 /** One service's document, as fetched from one of its instances. */

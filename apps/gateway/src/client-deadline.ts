@@ -1,5 +1,5 @@
 import type { IncomingHttpHeaders } from 'node:http';
-import { type Clock, deadlineFromHeaders, MeshError, REQUEST_TIMEOUT_HEADER } from '@meshkit/toolkit';
+import { type Clock, deadlineFromHeaders, MeshError, REQUEST_TIMEOUT_HEADER } from '@meshkit/toolkit/core';
 
 /**
  * The deadline a client set with `x-request-timeout-ms`, bounding every attempt to `service`

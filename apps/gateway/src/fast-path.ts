@@ -9,7 +9,7 @@ import {
   problemResponse,
   requestIdOptions,
   type ServiceDispatcher,
-} from '@meshkit/toolkit';
+} from '@meshkit/toolkit/core';
 import type { FastifyBaseLogger } from 'fastify';
 import { upstreamRequestHeaders } from './headers.js';
 import { clientDeadline } from './client-deadline.js';

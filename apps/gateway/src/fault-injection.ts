@@ -8,7 +8,7 @@ import {
   pathUnderPrefix,
   rollFault,
   sendFaultAbort,
-} from '@meshkit/toolkit';
+} from '@meshkit/toolkit/core';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { Route } from './route-table.js';
 
@@ -20,7 +20,7 @@ export {
   type FaultRule,
   type InjectedFault,
   INJECTED_FAULT_TYPE,
-} from '@meshkit/toolkit';
+} from '@meshkit/toolkit/core';
 
 /**
  * The rules in `GATEWAY_FAULTS` (raw JSON), or in the variable named. Unset or blank: no rules.

@@ -12,7 +12,7 @@ import {
   type ServiceApp,
   type ServiceDispatcher,
   type UpstreamMetrics,
-} from '@meshkit/toolkit';
+} from '@meshkit/toolkit/core';
 import type { FastifyBaseLogger } from 'fastify';
 import { mergedDocs } from './api-docs.js';
 import { AttemptStats } from './dashboard/attempt-stats.js';

@@ -1,5 +1,5 @@
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
-import { type RawHeaders, randomTraceparent, rawHeaderName } from '@meshkit/toolkit';
+import { type RawHeaders, randomTraceparent, rawHeaderName } from '@meshkit/toolkit/core';
 
 export type HeaderMap = Record<string, string | string[]>;
 

@@ -7,7 +7,7 @@ import {
   type ServiceClientLogger,
   systemClock,
   UpstreamMetrics,
-} from '@meshkit/toolkit';
+} from '@meshkit/toolkit/core';
 import type { FastifyBaseLogger } from 'fastify';
 import { AttemptStats } from './dashboard/attempt-stats.js';
 import type { FaultRule } from './fault-injection.js';

@@ -7,7 +7,7 @@ import {
   sendProblem,
   type ServiceDispatcher,
   type ServiceInstance,
-} from '@meshkit/toolkit';
+} from '@meshkit/toolkit/core';
 import type { FastifyInstance, FastifyReply, FastifyRequest, HTTPMethods } from 'fastify';
 import { FAULT_HEADER, type FaultInjector, sendInjectedAbort } from './fault-injection.js';
 import { upstreamRequestHeaders } from './headers.js';

@@ -1,4 +1,4 @@
-import type { CircuitStateName, InstanceStatus, ServiceDispatcher, ServiceSnapshot } from '@meshkit/toolkit';
+import type { CircuitStateName, InstanceStatus, ServiceDispatcher, ServiceSnapshot } from '@meshkit/toolkit/core';
 import type { FastifyInstance } from 'fastify';
 
 /** One instance as `GET /registry` shows it (snake_case on the wire). */

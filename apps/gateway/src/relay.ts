@@ -8,7 +8,7 @@ import {
   type ServiceDispatcher,
   type ServiceInstance,
   type UpstreamSink,
-} from '@meshkit/toolkit';
+} from '@meshkit/toolkit/core';
 import { clientResponseHeaderList } from './headers.js';
 
 /** The client's side of a relayed request: its response, and how the edge around it answers. */

@@ -1,6 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
-import { type Clock, systemClock } from '@meshkit/toolkit';
+import { type Clock, systemClock } from '@meshkit/toolkit/core';
 import { type BackoffOptions, RestartBackoff } from './backoff.js';
 import { defaultStartPriority, type StartPriority } from './start-priority.js';
 

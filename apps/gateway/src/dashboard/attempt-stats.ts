@@ -1,4 +1,4 @@
-import type { Clock, UpstreamAttempt } from '@meshkit/toolkit';
+import type { Clock, UpstreamAttempt } from '@meshkit/toolkit/core';
 import { bucketOf, LATENCY_BUCKETS, quantileMs } from './latency-buckets.js';
 
 /** One instance's figures over the window. */

@@ -1,4 +1,4 @@
-import type { ServiceSnapshot } from '@meshkit/toolkit';
+import type { ServiceSnapshot } from '@meshkit/toolkit/core';
 import type { AttemptStats } from './attempt-stats.js';
 import type { DashboardRequest, DashboardView } from './wire.js';
 

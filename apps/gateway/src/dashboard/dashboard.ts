@@ -1,4 +1,4 @@
-import type { Clock, ServiceDispatcher, ServiceInstance } from '@meshkit/toolkit';
+import type { Clock, ServiceDispatcher, ServiceInstance } from '@meshkit/toolkit/core';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { ServedRequest } from '../fast-path.js';
 import type { Route } from '../route-table.js';

@@ -1,4 +1,4 @@
-import { urlPath } from '@meshkit/toolkit';
+import { urlPath } from '@meshkit/toolkit/core';
 import type { DashboardRequest } from './wire.js';
 
 /**

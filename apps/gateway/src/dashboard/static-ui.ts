@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { extname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { MeshError, PROBLEM_CONTENT_TYPE, problemBody, sendProblem } from '@meshkit/toolkit';
+import { MeshError, PROBLEM_CONTENT_TYPE, problemBody, sendProblem } from '@meshkit/toolkit/core';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 
 /** Where Vite writes the built UI: `apps/gateway/dist-dashboard/`, from `src/dashboard/` or `dist/dashboard/`. */
