@@ -159,7 +159,15 @@ export class EdgeResponse extends EventEmitter implements ClientResponse {
     }
     const done = last ? this.written : undefined;
     if (bytes === 0) {
-      if (before === '' && after === '') return done === undefined ? true : socket.write('', 'latin1', done);
+      if (before === '' && after === '') {
+        if (done === undefined) return true;
+        // Everything before is with the kernel already: no empty write(2) just to be told so.
+        if (socket.writableLength === 0 && socket.writable) {
+          process.nextTick(done);
+          return true;
+        }
+        return socket.write('', 'latin1', done);
+      }
       return socket.write(before + after, 'latin1', done);
     }
     if (bytes <= ONE_STRING_MAX) return socket.write(before + (body as Buffer).toString('latin1') + after, 'latin1', done);

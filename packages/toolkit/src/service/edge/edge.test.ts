@@ -194,6 +194,41 @@ describe('the HTTP/1.1 edge in front of a node:http server', () => {
     expect(closes).toEqual([false]);
   });
 
+  it('ends an answer whose body went out with write() without another write to the socket, and finishes only once a queued body is out', async () => {
+    const small = Buffer.from('{"id":"1"}');
+    const large = Buffer.alloc(8 * 1024 * 1024, 7); // more than the kernel's buffers take at once
+    const writesPerAnswer: number[] = [];
+    const finished: string[] = [];
+    const { port } = await serve({
+      take(req, res) {
+        const body = req.url === '/large' ? large : small;
+        let writes = 0;
+        const write = req.socket.write;
+        req.socket.write = function (this: net.Socket, ...args: Parameters<net.Socket['write']>) {
+          writes += 1;
+          return write.apply(this, args);
+        } as net.Socket['write'];
+        res.once('finish', () => {
+          req.socket.write = write;
+          finished.push(req.url);
+          writesPerAnswer.push(writes);
+        });
+        res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': String(body.length) });
+        res.write(body);
+        res.end();
+        return true;
+      },
+    });
+    const raw = await talk(port, [get('/small'), get('/large'), get('/small', 'Connection: close\r\n')]);
+    expect(finished).toEqual(['/small', '/large', '/small']);
+    // The small answer: head and body in one write, and the end adds none.
+    expect(writesPerAnswer[0]).toBe(1);
+    expect(writesPerAnswer[2]).toBe(1);
+    // All of the large body arrived, between the two small answers.
+    expect(raw.length).toBeGreaterThan(large.length);
+    expect(raw.lastIndexOf('{"id":"1"}')).toBeGreaterThan(large.length);
+  });
+
   it('closes its idle connections with the server and lets a busy one finish its answer, with Connection: close', async () => {
     let answer: (() => void) | undefined;
     const { server, port } = await serve({
