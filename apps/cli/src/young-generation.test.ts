@@ -34,11 +34,17 @@ class FakeHeap implements YoungGenerationHeap {
   }
 }
 
+/** A young generation held while modules load, as the bin holds it, on a fake heap. */
+function held(leftToUser = false): { heap: FakeHeap; young: YoungGeneration } {
+  const heap = new FakeHeap();
+  const young = new YoungGeneration(heap, leftToUser);
+  young.hold();
+  return { heap, young };
+}
+
 describe('YoungGeneration', () => {
   it('holds the size while modules load, then grows as V8 would up to the cap and stops there', () => {
-    const heap = new FakeHeap();
-    const young = new YoungGeneration(heap, false);
-    young.hold();
+    const { heap, young } = held();
     heap.growingGc();
     expect(heap.size).toBe(1 * MiB);
 
@@ -52,9 +58,7 @@ describe('YoungGeneration', () => {
   });
 
   it('grows again after V8 shrinks an idle young generation', () => {
-    const heap = new FakeHeap();
-    const young = new YoungGeneration(heap, false);
-    young.hold();
+    const { heap, young } = held();
     young.cap(4);
     for (let i = 0; i < 5; i++) heap.growingGc();
     heap.shrink();
@@ -64,18 +68,14 @@ describe('YoungGeneration', () => {
   });
 
   it('never passes a cap that is not a power of two', () => {
-    const heap = new FakeHeap();
-    const young = new YoungGeneration(heap, false);
-    young.hold();
+    const { heap, young } = held();
     young.cap(3);
     for (let i = 0; i < 6; i++) heap.growingGc();
     expect(heap.size).toBe(4 * MiB); // 8 would pass 2 × 3 MiB
   });
 
   it('gives the sizing back to V8 in a process that is not only a gateway', () => {
-    const heap = new FakeHeap();
-    const young = new YoungGeneration(heap, false);
-    young.hold();
+    const { heap, young } = held();
     young.release();
     for (let i = 0; i < 6; i++) heap.growingGc();
     expect(heap.size).toBe(32 * MiB);
@@ -83,9 +83,7 @@ describe('YoungGeneration', () => {
   });
 
   it('touches nothing when the user sized the young generation', () => {
-    const heap = new FakeHeap();
-    const young = new YoungGeneration(heap, true);
-    young.hold();
+    const { heap, young } = held(true);
     young.cap(4);
     young.release();
     for (let i = 0; i < 6; i++) heap.growingGc();

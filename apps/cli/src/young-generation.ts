@@ -85,7 +85,10 @@ export class YoungGeneration {
     this.steering = true;
     const limit = 2 * semiSpaceMiB * MiB;
     // V8 grows to factor × capacity: the largest whole factor that stays within the limit; 1 stops it.
-    const steer = () => this.setFactor(Math.max(1, Math.min(V8_DEFAULT_GROWTH_FACTOR, Math.floor(limit / this.heap.capacity()))));
+    const steer = () => {
+      const fits = Math.floor(limit / this.heap.capacity());
+      this.setFactor(Math.max(1, Math.min(V8_DEFAULT_GROWTH_FACTOR, fits)));
+    };
     steer();
     this.heap.afterEachGc(steer);
   }
