@@ -2,7 +2,7 @@ import net from 'node:net';
 import type { Readable } from 'node:stream';
 import { http1Error, http1ErrorCodes } from './errors.js';
 import type { Carrier, Exchange } from './exchange.js';
-import { HTTPParser } from '../../wire/http-parser.js';
+import { HTTPParser, type StreamHandle, consumeSocket, startReading, stopReading } from '../../wire/http-parser.js';
 
 /** What a connection tells the pool it belongs to. */
 export interface ConnectionOwner {
@@ -26,7 +26,8 @@ const KEEP_ALIVE_MARGIN_MS = 2000;
 /**
  * One keep-alive HTTP/1.1 connection to an upstream carrying one exchange at a time: the request
  * head written as one latin1 string, the answer parsed by Node's own llhttp binding (the parser
- * `node:http`'s client uses) straight into the exchange, without request or response objects.
+ * `node:http`'s client uses) straight into the exchange, without request or response objects;
+ * the parser reads the socket itself (`consumeSocket`), as Node's server reads its connections.
  * A connection is reused only after an answer the upstream said it keeps alive, whose request
  * was fully sent, and only once the bytes read with that answer held nothing more.
  */
@@ -38,6 +39,8 @@ export class UpstreamConnection implements Carrier {
   /** How long it may stay idle: the upstream's keep-alive hint less a margin. */
   keepIdleMs: number;
   private readonly parser: HTTPParser;
+  /** The socket's stream once the parser reads it (from `connect` on); undefined: fed from `data`. */
+  private readHandle: StreamHandle | undefined;
   private connectTimer: NodeJS.Timeout | undefined;
   private connected = false;
   private closed = false;
@@ -71,7 +74,10 @@ export class UpstreamConnection implements Carrier {
     this.socket.once('connect', () => {
       this.connected = true;
       clearTimeout(this.connectTimer);
+      // Not before: connecting to a name with several addresses tries each on a handle of its own.
+      this.readHandle = consumeSocket(this.parser, this.socket);
     });
+    // Also what keeps the socket flowing, so that its `end` is seen when the parser reads it.
     this.socket.on('data', (chunk: Buffer) => this.read(chunk));
     this.socket.on('end', () => this.ended());
     this.socket.on('error', (err) => this.destroy(err));
@@ -95,9 +101,28 @@ export class UpstreamConnection implements Carrier {
       _text: string,
       _upgrade: boolean,
       keepAlive: boolean,
-    ) => this.headersCame(status, lines ?? this.takeFlushedHeaders(), keepAlive);
-    parser[HTTPParser.kOnBody] = (chunk: Buffer) => this.bodyCame(chunk);
-    parser[HTTPParser.kOnMessageComplete] = () => this.answerEnded();
+    ) => {
+      try {
+        return this.headersCame(status, lines ?? this.takeFlushedHeaders(), keepAlive);
+      } catch (err) {
+        return this.listenerThrew(err);
+      }
+    };
+    parser[HTTPParser.kOnBody] = (chunk: Buffer) => {
+      try {
+        this.bodyCame(chunk);
+      } catch (err) {
+        this.listenerThrew(err);
+      }
+    };
+    parser[HTTPParser.kOnMessageComplete] = () => {
+      try {
+        this.answerEnded();
+      } catch (err) {
+        this.listenerThrew(err);
+      }
+    };
+    parser[HTTPParser.kOnExecute] = (outcome: number | Error) => this.executed(outcome);
     this.parser = parser;
   }
 
@@ -142,35 +167,46 @@ export class UpstreamConnection implements Carrier {
   readOn(): void {
     if (!this.readPaused || this.closed) return;
     this.readPaused = false;
-    this.socket.resume();
+    startReading(this.socket, this.readHandle);
   }
 
   private pauseReading(): void {
     this.readPaused = true;
-    this.socket.pause();
+    stopReading(this.socket, this.readHandle);
   }
 
   private read(chunk: Buffer): void {
-    if (this.exchange === undefined) {
-      return this.destroy(http1Error(http1ErrorCodes.UNEXPECTED_DATA, 'the upstream sent bytes no request asked for'));
-    }
-    let outcome: number | Error;
-    try {
-      outcome = this.parser.execute(chunk);
-    } catch (err) {
-      // A listener threw: the exchange cannot go on, nor can the connection.
-      return this.destroy(err as Error);
-    }
+    if (this.exchange === undefined) return this.unasked();
+    this.executed(this.parser.execute(chunk));
+  }
+
+  /** After a read is parsed (by `read`, or by the parser reading the socket itself). */
+  private executed(outcome: number | Error): void {
+    if (this.closed) return;
+    // Bytes while no exchange waits (those just after an answer are `strayBytes`).
+    if (this.exchange === undefined && !this.answered) return this.unasked();
     if (outcome instanceof Error) return this.destroy(outcome);
-    if (this.answered && !this.closed) {
-      this.answered = false;
-      if (this.keepAlive && this.stopBody === undefined && !this.strayBytes) {
-        if (this.readPaused) this.readOn();
-        this.owner.released(this);
-      } else {
-        this.close();
-      }
+    if (!this.answered) return;
+    this.answered = false;
+    if (this.keepAlive && this.stopBody === undefined && !this.strayBytes) {
+      if (this.readPaused) this.readOn();
+      this.owner.released(this);
+    } else {
+      this.close();
     }
+  }
+
+  /**
+   * The exchange's listener threw: it cannot go on, nor can the connection. Caught here, in the
+   * parser's callback, because a throw out of a read the parser took itself would be uncaught.
+   */
+  private listenerThrew(err: unknown): 1 {
+    this.destroy(err instanceof Error ? err : new Error(String(err)));
+    return 1;
+  }
+
+  private unasked(): void {
+    this.destroy(http1Error(http1ErrorCodes.UNEXPECTED_DATA, 'the upstream sent bytes no request asked for'));
   }
 
   private headersCame(status: number, lines: string[], keepAlive: boolean): number {
@@ -318,5 +354,7 @@ export class UpstreamConnection implements Carrier {
 }
 
 function closeParser(parser: HTTPParser): void {
+  // Before it is freed, or the stream would call into a freed parser.
+  parser.unconsume();
   parser.close();
 }

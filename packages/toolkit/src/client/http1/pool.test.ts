@@ -267,6 +267,24 @@ describe('an upstream pool of keep-alive HTTP/1.1 connections', () => {
     expect(received).toBe(1 << 20);
   });
 
+  it('fails the exchange whose listener throws and closes its connection; the next exchange goes on another', async () => {
+    const server = await httpServer((_req, res) => res.end('ok'));
+    const p = pool(server.port, { connections: 1 });
+    const failed = new Promise<Error>((resolve) => {
+      p.exchange(get('/'), {
+        headers: () => {
+          throw new Error('listener broke');
+        },
+        data: () => true,
+        complete: () => undefined,
+        error: resolve,
+      });
+    });
+    expect((await failed).message).toBe('listener broke');
+    expect((await send(p, get('/'))).body).toBe('ok');
+    expect(server.connections()).toBe(2);
+  });
+
   it('aborts an exchange waiting for a connection without sending it, and one on a connection by closing that', async () => {
     const server = await holdingServer();
     const { held, urls } = server;

@@ -1,5 +1,12 @@
 import type { Socket } from 'node:net';
-import { HTTPParser, httpMethods } from '../../wire/http-parser.js';
+import {
+  HTTPParser,
+  type StreamHandle,
+  consumeSocket,
+  httpMethods,
+  startReading,
+  stopReading,
+} from '../../wire/http-parser.js';
 import { EdgeRequest } from './edge-request.js';
 import { EdgeResponse, type ResponseCarrier } from './edge-response.js';
 
@@ -25,7 +32,8 @@ type MarkedSocket = Socket & { _httpMessage?: unknown };
 
 /**
  * One client connection on the edge. It reads each request head with Node's llhttp (stopping
- * right after the head, so it always knows where the next message starts), offers it to the
+ * right after the head, so it always knows where the next message starts; the parser reads the
+ * socket itself, as in Node's server, see `consumeSocket`), offers it to the
  * front door, and answers one request at a time, holding back what the client sends ahead. The
  * moment anything is not the edge's to answer — the front door declines, a head is cut across
  * reads, a parse error, an upgrade, a request with a body or (HTTP/1.1) without `Host` — it gives the connection to Node's
@@ -34,6 +42,10 @@ type MarkedSocket = Socket & { _httpMessage?: unknown };
  */
 export class EdgeConnection implements ResponseCarrier {
   private readonly parser = new HTTPParser();
+  /** The socket's stream when the parser reads it; undefined: fed from `data`. */
+  private readonly readHandle: StreamHandle | undefined;
+  /** `stream.bytesRead` at the last read: how long a consumed read was. */
+  private bytesSeen = 0;
   private response: EdgeResponse | undefined;
   private ahead: Buffer | undefined;
   private readPaused = false;
@@ -56,7 +68,7 @@ export class EdgeConnection implements ResponseCarrier {
     private readonly host: EdgeHost,
   ) {
     const parser = this.parser;
-    parser.initialize(HTTPParser.REQUEST, {}, host.maxHeaderSize, 0);
+    this.resetParser();
     // A head too large for one callback comes in parts first.
     parser[HTTPParser.kOnHeaders] = (lines: string[], url: string) => {
       for (const line of lines) this.flushedLines.push(line);
@@ -88,6 +100,10 @@ export class EdgeConnection implements ResponseCarrier {
     };
     parser[HTTPParser.kOnBody] = noop;
     parser[HTTPParser.kOnMessageComplete] = noop;
+    parser[HTTPParser.kOnExecute] = this.onExecute;
+    this.readHandle = consumeSocket(parser, socket);
+    this.bytesSeen = this.readHandle?.bytesRead ?? 0;
+    // Also what keeps the socket flowing, so that its `end` is seen when the parser reads it.
     socket.on('data', this.onData);
     socket.on('end', this.onEnd);
     socket.on('error', noop); // `close` follows
@@ -125,7 +141,7 @@ export class EdgeConnection implements ResponseCarrier {
     this.ahead = undefined;
     if (this.readPaused) {
       this.readPaused = false;
-      this.socket.resume();
+      startReading(this.socket, this.readHandle);
     }
     this.read(ahead);
   }
@@ -137,18 +153,50 @@ export class EdgeConnection implements ResponseCarrier {
 
   private readonly onData = (chunk: Buffer): void => {
     if (this.response === undefined) return this.read(chunk);
-    this.ahead = this.ahead === undefined ? chunk : Buffer.concat([this.ahead, chunk]);
-    if (this.ahead.length > AHEAD_LIMIT && !this.readPaused) {
-      this.readPaused = true;
-      this.socket.pause();
-    }
+    this.holdBack(chunk);
+  };
+
+  /** A read the parser took from the socket itself, executed already. */
+  private readonly onExecute = (parsed: number | Error): void => {
+    const total = (this.readHandle as StreamHandle).bytesRead;
+    const length = total - this.bytesSeen;
+    this.bytesSeen = total;
+    if (this.response === undefined) return this.parsed(parsed, length, undefined);
+    // Sent ahead while an answer is under way: the parser ran over bytes that must wait their
+    // turn. They are read again from the start once it is their turn.
+    this.resetParser();
+    this.holdBack(this.parser.getCurrentBuffer());
   };
 
   private read(bytes: Buffer): void {
+    this.parsed(this.parser.execute(bytes), bytes.length, bytes);
+  }
+
+  /** After `execute` over a read of `length` bytes (`bytes`, when at hand): answers, keeps what follows, or hands off. */
+  private parsed(parsed: number | Error, length: number, bytes: Buffer | undefined): void {
+    const headRead = this.headRead;
     this.headRead = false;
-    const parsed = this.parser.execute(bytes);
-    if (typeof parsed !== 'number' || !this.headRead || !this.answer()) return this.handOff(bytes);
-    if (parsed < bytes.length) this.ahead = bytes.subarray(parsed);
+    if (typeof parsed !== 'number' || !headRead || !this.answer()) {
+      return this.handOff(bytes ?? this.parser.getCurrentBuffer());
+    }
+    if (parsed < length) this.ahead = (bytes ?? this.parser.getCurrentBuffer()).subarray(parsed);
+  }
+
+  private holdBack(bytes: Buffer): void {
+    this.ahead = this.ahead === undefined ? bytes : Buffer.concat([this.ahead, bytes]);
+    if (this.ahead.length > AHEAD_LIMIT && !this.readPaused) {
+      this.readPaused = true;
+      stopReading(this.socket, this.readHandle);
+    }
+  }
+
+  private resetParser(): void {
+    this.parser.initialize(HTTPParser.REQUEST, {}, this.host.maxHeaderSize, 0);
+    this.headRead = false;
+    this.lines = NO_LINES;
+    this.url = '';
+    this.flushedLines = [];
+    this.flushedUrl = '';
   }
 
   /** Offers the head just read to the front door; false when it is Node's to answer. */
@@ -189,7 +237,9 @@ export class EdgeConnection implements ResponseCarrier {
     socket.off('error', noop);
     socket.off('close', this.onClose);
     socket.off('drain', this.onDrain);
-    this.parser.close();
+    // No more reads into it; freed once its stack has unwound (this may run inside its own read).
+    this.parser.unconsume();
+    setImmediate(closeParser, this.parser);
     this.host.forget(this);
   }
 
@@ -235,6 +285,10 @@ function headFacts(lines: readonly string[]): number {
     }
   }
   return facts;
+}
+
+function closeParser(parser: HTTPParser): void {
+  parser.close();
 }
 
 function noop(): void {}
