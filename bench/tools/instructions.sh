@@ -9,7 +9,8 @@
 #
 # Needs: valgrind (Debian package), Redis on REDIS_URL (default redis://127.0.0.1:6379), a built
 # tree (npm run build; tsc -b for bench/). LOG_LEVEL and other gateway settings pass through;
-# NODE_ARGS (e.g. --max-semi-space-size=4) goes to the gateway's node.
+# NODE_ARGS (e.g. --max-semi-space-size=4) goes to the gateway's node; KEEP=<dir> keeps the
+# main thread's profile (callgrind_annotate <dir>/<target>.callgrind).
 set -euo pipefail
 target=${1:-gateway}
 requests=${2:-4000}
@@ -62,6 +63,8 @@ answered=$(load "$requests")
 callgrind_control -d "${pids[1]}" >/dev/null 2>&1
 callgrind_control -i off "${pids[1]}" >/dev/null 2>&1
 main=$(ls "$work"/cg.*.1-01)
+# KEEP=<dir>: keep the main thread's profile there, for callgrind_annotate.
+if [ -n "${KEEP:-}" ]; then mkdir -p "$KEEP" && cp "$main" "$KEEP/$target.callgrind"; fi
 total=$(sed -n 's/^totals: //p' "$main")
 all=$(cat "$work"/cg.*.1-* | sed -n 's/^totals: //p' | awk '{ s += $1 } END { print s }')
 echo "$target: $answered of $requests answered 200; main thread $(awk -v t="$total" -v n="$answered" 'BEGIN { printf "%.0f", t / n }') instructions per request, all threads $(awk -v t="$all" -v n="$answered" 'BEGIN { printf "%.0f", t / n }') (incl. V8's compiler and GC helpers)"

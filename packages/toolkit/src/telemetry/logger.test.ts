@@ -1,5 +1,5 @@
 import { Writable } from 'node:stream';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { createLogger } from './logger.js';
 
 function sink() {
@@ -30,6 +30,31 @@ describe('createLogger', () => {
       msg: 'reserved stock',
     });
     expect(new Date(line.time).toISOString()).toBe(line.time);
+  });
+
+  it("stamps every line with its own millisecond's ISO time, within a second and across seconds", () => {
+    const { lines, destination } = sink();
+    const log = createLogger({ destination });
+    const times = [
+      Date.UTC(2026, 11, 1, 7, 30, 15, 0),
+      Date.UTC(2026, 11, 1, 7, 30, 15, 7),
+      Date.UTC(2026, 11, 1, 7, 30, 15, 7),
+      Date.UTC(2026, 11, 1, 7, 30, 15, 42),
+      Date.UTC(2026, 11, 1, 7, 30, 15, 999),
+      Date.UTC(2026, 11, 1, 7, 30, 16, 100),
+      Date.UTC(2026, 11, 31, 23, 59, 59, 5),
+      Date.UTC(2027, 0, 1, 0, 0, 0, 50),
+    ];
+    vi.useFakeTimers({ toFake: ['Date'] });
+    try {
+      for (const t of times) {
+        vi.setSystemTime(t);
+        log.info('tick');
+      }
+    } finally {
+      vi.useRealTimers();
+    }
+    expect(lines.map((l) => JSON.parse(l).time)).toEqual(times.map((t) => new Date(t).toISOString()));
   });
 
   it('defaults to info and can be silenced', () => {
