@@ -111,6 +111,9 @@ export function fastPath(options: FastPathOptions): FastPath {
           remoteAddress: req.socket.remoteAddress,
           protocol: (req.socket as TLSSocket).encrypted ? 'https' : 'http',
         }),
+        // llhttp read the client's lines (refusing what a writer would), and what the gateway adds
+        // is valid by construction: the upstream client need not test them again.
+        headersChecked: true,
         body: null,
         timeoutMs: options.requestTimeoutMs,
         deadline,

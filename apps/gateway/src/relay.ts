@@ -107,13 +107,14 @@ class Relay implements UpstreamSink {
   private commit(): boolean {
     this.committed = true;
     const { status, headers } = this.head as { status: number; headers: RawHeaders };
-    const out = clientResponseHeaderList(headers, {
-      own: this.target.ownHeaders(),
-      requestId: this.target.requestId,
-      close: this.target.closing(),
-    });
+    const own = this.target.ownHeaders();
+    const out = clientResponseHeaderList(headers, { own, requestId: this.target.requestId, close: this.target.closing() });
+    const { res } = this.target;
     try {
-      this.target.res.writeHead(status, out);
+      // The upstream's lines as llhttp read them, the request id (checked, or a UUID) and
+      // `connection: close` are valid as they are; the gateway's own headers are tested.
+      if (res.writeCheckedHead !== undefined && isEmpty(own)) res.writeCheckedHead(status, out);
+      else res.writeHead(status, out);
     } catch (err) {
       // A header Node refuses to send (a forbidden character): the upstream's fault.
       this.handle?.abort();
@@ -125,4 +126,9 @@ class Relay implements UpstreamSink {
     this.target.committed();
     return true;
   }
+}
+
+function isEmpty(headers: OutgoingHttpHeaders): boolean {
+  for (const _ in headers) return false;
+  return true;
 }

@@ -228,6 +228,8 @@ interface Outgoing {
   method: string;
   path: string;
   headers: Record<string, string | string[] | undefined>;
+  /** `RawServiceRequest.headersChecked`; the attempt's own headers are valid by construction. */
+  headersChecked?: boolean;
   body: Buffer | string | Readable | null | undefined;
   /** Per-attempt timeout, ms. */
   timeoutMs: number;
@@ -421,6 +423,7 @@ export class ServiceClient implements ServiceDispatcher {
         method: request.method,
         path: request.path,
         headers: request.headers,
+        headersChecked: request.headersChecked,
         body: request.body,
         timeoutMs: request.timeoutMs ?? this.requestTimeoutFor(service),
         deadline: request.deadline,
@@ -790,7 +793,7 @@ export class ServiceClient implements ServiceDispatcher {
     state.inFlight += 1;
     // Told nothing before this returns (a refused request fails a microtask later).
     const exchange = state.connections().exchange(
-      { method: req.method, path: req.path, headers, body: req.body ?? null, timeoutMs },
+      { method: req.method, path: req.path, headers, headersChecked: req.headersChecked, body: req.body ?? null, timeoutMs },
       {
         headers: (answered, answerHeaders) => {
           clearTimeout(headersTimer);

@@ -13,6 +13,13 @@ export interface RawServiceRequest {
   path: string;
   /** Already stripped of hop-by-hop headers by the caller. */
   headers: Record<string, string | string[]>;
+  /**
+   * The caller vouches that every header name is a token and every value free of CR, LF, NUL and
+   * the other characters a field value may not hold — as they are when read by Node's parser — so
+   * the client does not test them again (the gateway sets it for what it forwards). Leave it
+   * unset for headers from anywhere else.
+   */
+  headersChecked?: boolean;
   body?: Buffer | string | Readable | null;
   /** Per-attempt timeout in ms. */
   timeoutMs?: number;
@@ -33,8 +40,9 @@ export interface RawServiceRequest {
  */
 export interface UpstreamSink {
   /**
-   * The answer's head, from `instance`, as read (`headersOf` makes Node's header object of it);
-   * false pauses reading until the handle's `resume()`.
+   * The answer's head, from `instance`, as llhttp read it with no leniency — so every name is a
+   * token and every value free of the characters a field value may not hold (`headersOf` makes
+   * Node's header object of it); false pauses reading until the handle's `resume()`.
    */
   headers(status: number, headers: RawHeaders, instance: ServiceInstance): boolean;
   /** A body chunk; false pauses reading until the handle's `resume()`. */

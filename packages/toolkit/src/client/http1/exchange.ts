@@ -19,6 +19,12 @@ export interface ExchangeRequest {
   path: string;
   /** Flat `[name, value, …]`. */
   headers: readonly string[];
+  /**
+   * Every header name is already known to be a token and every value free of the characters a
+   * field value may not hold (read by llhttp, which refuses those, or made so): they are not
+   * checked again. The framing rules (`host`, `content-length`, hop-by-hop names) still are.
+   */
+  headersChecked?: boolean;
   body: Buffer | string | Readable | null;
   /**
    * The exchange fails when no byte of the answer came for this long while it was on a

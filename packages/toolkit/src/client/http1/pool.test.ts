@@ -201,6 +201,29 @@ describe('an upstream pool of keep-alive HTTP/1.1 connections', () => {
     expect(server.connections()).toBe(0);
   });
 
+  it('takes header lines vouched for as checked as they are, and still holds them to the framing rules', async () => {
+    const seen: http.IncomingHttpHeaders[] = [];
+    const server = await httpServer((req, res) => {
+      seen.push(req.headers);
+      res.end('ok');
+    });
+    const p = pool(server.port);
+    const vouched = { headersChecked: true };
+    expect((await send(p, get('/', { ...vouched, headers: ['x-ok', 'caf\xe9 \t1'] }))).body).toBe('ok');
+    expect(seen[0]?.['x-ok']).toBe('caf\xe9 \t1');
+    const refused = [
+      get('/', { ...vouched, headers: ['Transfer-Encoding', 'chunked'] }),
+      get('/', { ...vouched, headers: ['connection', 'upgrade'] }),
+      get('/', { ...vouched, headers: ['content-length', '5'] }),
+      get('/ HTTP/1.1\r\nx: y', vouched),
+      get('/', { ...vouched, method: 'GET /' }),
+    ];
+    for (const request of refused) {
+      await expect(send(p, request)).rejects.toMatchObject({ code: http1ErrorCodes.INVALID_REQUEST });
+    }
+    expect(seen).toHaveLength(1);
+  });
+
   it('does not reuse a connection the upstream closes, nor one after which it sent bytes nobody asked for', async () => {
     let answers = 0;
     const server = await rawServer((socket, received) => {

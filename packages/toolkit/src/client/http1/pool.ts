@@ -62,7 +62,14 @@ export class UpstreamPool implements ConnectionOwner, Queue {
     let prepared: { head: string; declaredLength: number | undefined };
     try {
       if (this.closing) throw http1Error(http1ErrorCodes.POOL_CLOSED, `the pool to ${this.hostHeader} is closed`);
-      prepared = requestHead(request.method, request.path, this.hostHeader, request.headers, bodyLength(request.body));
+      prepared = requestHead(
+        request.method,
+        request.path,
+        this.hostHeader,
+        request.headers,
+        bodyLength(request.body),
+        request.headersChecked === true,
+      );
     } catch (err) {
       const refused = new Exchange(request, '', undefined, listener, this);
       queueMicrotask(() => refused.fail(err as Error));

@@ -16,7 +16,8 @@ const INVALID_TARGET = /[^\x21-\x7e\x80-\xff]/;
  * values have no CR, LF or NUL, no hop-by-hop framing names (the connection sets `host` unless
  * given, and `content-length` from the body); throws `MESHKIT_INVALID_REQUEST` otherwise.
  * `bodyLength` is the byte length of a buffered body, `undefined` for a stream (sent chunked
- * unless the caller gave its `content-length`), `null` for none.
+ * unless the caller gave its `content-length`), `null` for none. `headersChecked`: names and
+ * values are known valid (`ExchangeRequest.headersChecked`) and are not tested again.
  */
 export function requestHead(
   method: string,
@@ -24,6 +25,7 @@ export function requestHead(
   host: string,
   headers: readonly string[],
   bodyLength: number | undefined | null,
+  headersChecked = false,
 ): { head: string; declaredLength: number | undefined } {
   if (!TOKEN.test(method)) throw invalidRequest(`invalid method ${JSON.stringify(method)}`);
   if (path.length === 0 || INVALID_TARGET.test(path)) throw invalidRequest(`invalid request target ${JSON.stringify(path)}`);
@@ -33,8 +35,10 @@ export function requestHead(
   for (let i = 0; i + 1 < headers.length; i += 2) {
     const name = headers[i] as string;
     const value = headers[i + 1] as string;
-    if (!TOKEN.test(name)) throw invalidRequest(`invalid header name ${JSON.stringify(name)}`);
-    if (INVALID_VALUE.test(value)) throw invalidRequest(`invalid value of header ${name}`);
+    if (!headersChecked) {
+      if (!TOKEN.test(name)) throw invalidRequest(`invalid header name ${JSON.stringify(name)}`);
+      if (INVALID_VALUE.test(value)) throw invalidRequest(`invalid value of header ${name}`);
+    }
     // Lengths first: most names are none of these and are not case-folded.
     switch (name.length) {
       case 4:

@@ -13,6 +13,11 @@ export interface ClientResponse {
   readonly writableFinished: boolean;
   readonly destroyed: boolean;
   writeHead(status: number, headers?: OutgoingHttpHeaders | string[]): this;
+  /**
+   * `writeHead` with `[name, value, …]` lines known valid (read by llhttp, which refuses what
+   * `writeHead` would, or made so), not tested again. The edge's response has it, Node's not.
+   */
+  writeCheckedHead?(status: number, lines: readonly string[]): this;
   write(chunk: Buffer | string): boolean;
   end(chunk?: Buffer | string): this;
   destroy(err?: Error): this;
@@ -67,21 +72,29 @@ export class EdgeResponse extends EventEmitter implements ClientResponse {
   }
 
   writeHead(status: number, headers: OutgoingHttpHeaders | string[] = []): this {
+    return this.putHead(status, headers, false);
+  }
+
+  writeCheckedHead(status: number, lines: readonly string[]): this {
+    return this.putHead(status, lines, true);
+  }
+
+  private putHead(status: number, headers: OutgoingHttpHeaders | readonly string[], checked: boolean): this {
     if (this.headWritten) throw nodeError('ERR_HTTP_HEADERS_SENT', 'Cannot write headers after they are sent to the client', Error);
     if (!Number.isInteger(status) || status < 100 || status > 999) {
       throw nodeError('ERR_HTTP_INVALID_STATUS_CODE', `Invalid status code: ${status}`, RangeError);
     }
     const lines = new HeadLines(`HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'unknown'}\r\n`);
     if (Array.isArray(headers)) {
-      const list = headers;
-      for (let i = 0; i + 1 < list.length; i += 2) lines.add(list[i] as string, list[i + 1] as string);
+      const list = headers as readonly string[];
+      for (let i = 0; i + 1 < list.length; i += 2) lines.add(list[i] as string, list[i + 1] as string, checked);
     } else {
       const map = headers as OutgoingHttpHeaders;
       for (const name in map) {
         const value = map[name];
         if (value === undefined) continue;
-        if (Array.isArray(value)) for (const v of value) lines.add(name, v);
-        else lines.add(name, String(value));
+        if (Array.isArray(value)) for (const v of value) lines.add(name, v, false);
+        else lines.add(name, String(value), false);
       }
     }
 
@@ -200,9 +213,12 @@ class HeadLines {
 
   constructor(public text: string) {}
 
-  add(name: string, value: string): void {
-    if (!TOKEN.test(name)) throw nodeError('ERR_INVALID_HTTP_TOKEN', `Header name must be a valid HTTP token ["${name}"]`, TypeError);
-    if (INVALID_VALUE.test(value)) throw nodeError('ERR_INVALID_CHAR', `Invalid character in header content ["${name}"]`, TypeError);
+  /** `checked`: known valid (`writeCheckedHead`); otherwise tested as Node tests it. */
+  add(name: string, value: string, checked: boolean): void {
+    if (!checked) {
+      if (!TOKEN.test(name)) throw nodeError('ERR_INVALID_HTTP_TOKEN', `Header name must be a valid HTTP token ["${name}"]`, TypeError);
+      if (INVALID_VALUE.test(value)) throw nodeError('ERR_INVALID_CHAR', `Invalid character in header content ["${name}"]`, TypeError);
+    }
     this.text += `${name}: ${value}\r\n`;
     switch (name.length) {
       case 4:

@@ -198,6 +198,25 @@ describe('the HTTP/1.1 edge in front of a node:http server', () => {
     expect(old).toMatch(/Connection: close\r\n\r\nhello, world$/);
   });
 
+  it('writes a head of lines known valid (writeCheckedHead) framed as writeHead frames it', async () => {
+    const heads: string[] = [];
+    const lines = ['content-type', 'text/plain', 'x-upstream', 'caf\xe9', 'content-length', '2'];
+    const { port } = await serve({
+      take(req, res) {
+        if (req.url === '/checked') res.writeCheckedHead(200, lines).end('ok');
+        else res.writeHead(200, lines).end('ok');
+        return true;
+      },
+    });
+    const raw = await talk(port, [get('/checked'), get('/tested', 'Connection: close\r\n')]);
+    for (const answer of raw.split(/(?=HTTP\/1\.1 200)/)) heads.push(answer.replace(/Connection: [a-z-]+\r\n(Keep-Alive: [^\r]*\r\n)?/, ''));
+    expect(heads).toHaveLength(2);
+    expect(heads[0]).toBe(heads[1]);
+    expect(heads[0]).toBe(
+      'HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\nx-upstream: caf\xe9\r\ncontent-length: 2\r\nDate: Mon, 30 Nov 2026 12:00:00 GMT\r\n\r\nok',
+    );
+  });
+
   it("refuses a header Node would refuse, before anything is written", async () => {
     const errors: unknown[] = [];
     const { port } = await serve({
