@@ -44,7 +44,7 @@ export class EdgeConnection implements ResponseCarrier {
   private readonly parser = new HTTPParser();
   /** The socket's stream when the parser reads it; undefined: fed from `data`. */
   private readonly readHandle: StreamHandle | undefined;
-  /** `stream.bytesRead` at the last read: how long a consumed read was. */
+  /** `readHandle.bytesRead` at the last read: how long a consumed read was. */
   private bytesSeen = 0;
   private response: EdgeResponse | undefined;
   private ahead: Buffer | undefined;
@@ -164,8 +164,9 @@ export class EdgeConnection implements ResponseCarrier {
     if (this.response === undefined) return this.parsed(parsed, length, undefined);
     // Sent ahead while an answer is under way: the parser ran over bytes that must wait their
     // turn. They are read again from the start once it is their turn.
+    const bytes = this.parser.getCurrentBuffer();
     this.resetParser();
-    this.holdBack(this.parser.getCurrentBuffer());
+    this.holdBack(bytes);
   };
 
   private read(bytes: Buffer): void {
