@@ -70,6 +70,21 @@ export function consumeSocket(parser: HTTPParser, socket: Socket): StreamHandle 
 }
 
 /**
+ * Done with `parser`: no more reads go into it from now on (its socket may be handed to Node's
+ * server, which consumes it again), and it is freed once the current stack has unwound — this
+ * may run inside one of its own reads, and freeing it there crashes the process (Node's
+ * `freeParser` defers it the same way).
+ */
+export function releaseParser(parser: HTTPParser): void {
+  parser.unconsume();
+  setImmediate(closeParser, parser);
+}
+
+function closeParser(parser: HTTPParser): void {
+  parser.close();
+}
+
+/**
  * Stops reading a consumed socket; `pause()` alone would not, its reads no longer going through
  * the stream (what Node's server does on `pause`).
  */

@@ -2,7 +2,14 @@ import net from 'node:net';
 import type { Readable } from 'node:stream';
 import { http1Error, http1ErrorCodes } from './errors.js';
 import type { Carrier, Exchange } from './exchange.js';
-import { HTTPParser, type StreamHandle, consumeSocket, startReading, stopReading } from '../../wire/http-parser.js';
+import {
+  HTTPParser,
+  type StreamHandle,
+  consumeSocket,
+  releaseParser,
+  startReading,
+  stopReading,
+} from '../../wire/http-parser.js';
 
 /** What a connection tells the pool it belongs to. */
 export interface ConnectionOwner {
@@ -156,8 +163,7 @@ export class UpstreamConnection implements Carrier {
     clearTimeout(this.connectTimer);
     this.stopBody?.();
     this.socket.destroy();
-    // Not while it may be inside its own execute (this can be called from a parser callback).
-    setImmediate(closeParser, this.parser);
+    releaseParser(this.parser);
     const exchange = this.exchange;
     this.exchange = undefined;
     this.owner.closed(this, !this.connected);
@@ -351,10 +357,4 @@ export class UpstreamConnection implements Carrier {
     body.once('error', onError);
     socket.on('drain', onDrain);
   }
-}
-
-function closeParser(parser: HTTPParser): void {
-  // Before it is freed, or the stream would call into a freed parser.
-  parser.unconsume();
-  parser.close();
 }

@@ -4,6 +4,7 @@ import {
   type StreamHandle,
   consumeSocket,
   httpMethods,
+  releaseParser,
   startReading,
   stopReading,
 } from '../../wire/http-parser.js';
@@ -238,9 +239,7 @@ export class EdgeConnection implements ResponseCarrier {
     socket.off('error', noop);
     socket.off('close', this.onClose);
     socket.off('drain', this.onDrain);
-    // No more reads into it; freed once its stack has unwound (this may run inside its own read).
-    this.parser.unconsume();
-    setImmediate(closeParser, this.parser);
+    releaseParser(this.parser);
     this.host.forget(this);
   }
 
@@ -286,10 +285,6 @@ function headFacts(lines: readonly string[]): number {
     }
   }
   return facts;
-}
-
-function closeParser(parser: HTTPParser): void {
-  parser.close();
 }
 
 function noop(): void {}
