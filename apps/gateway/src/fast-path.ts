@@ -15,7 +15,7 @@ import { upstreamRequestHeaders } from './headers.js';
 import { clientDeadline } from './client-deadline.js';
 import { hasDotSegment } from './proxy.js';
 import { relay } from './relay.js';
-import { matchRoute, type Route } from './route-table.js';
+import { matchRoute, type Route, routeTemplate } from './route-table.js';
 
 /** One proxied request once its response is over: what the dashboard's recent requests keep. */
 export interface ServedRequest {
@@ -74,10 +74,7 @@ export function fastPath(options: FastPathOptions): FastPath {
     const started = performance.now();
     const id = requestIdOptions.genReqId(req);
     const service = route.service;
-    // Fastify's route template for this url: the prefix itself, or everything below it.
-    const template = url.length === route.prefix.length || url.charCodeAt(route.prefix.length) === 63
-      ? route.prefix
-      : `${route.prefix}/*`;
+    const template = routeTemplate(route, url);
     let instanceId: string | undefined;
     res.once('finish', () => {
       const status = res.statusCode;

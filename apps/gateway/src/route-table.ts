@@ -58,3 +58,21 @@ export function matchRoute(routes: readonly Route[], path: string): Route | unde
   }
   return matcher(path);
 }
+
+// Made once per route: one string each time, whose hash the metrics' label lookup keeps.
+const subtreeTemplates = new WeakMap<Route, string>();
+
+/**
+ * Fastify's route template for a path `route` owns: the prefix itself (the exact path, or it with
+ * a query), or `<prefix>/*` for everything below it.
+ */
+export function routeTemplate(route: Route, path: string): string {
+  const next = path.charCodeAt(route.prefix.length);
+  if (Number.isNaN(next) || next === 63) return route.prefix;
+  let template = subtreeTemplates.get(route);
+  if (template === undefined) {
+    template = `${route.prefix}/*`;
+    subtreeTemplates.set(route, template);
+  }
+  return template;
+}

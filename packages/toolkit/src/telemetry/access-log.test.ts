@@ -162,6 +162,44 @@ describe('accessLineWriter', () => {
     });
   });
 
+  it('hands an ASCII line to a destination that takes ASCII apart (writeAscii), any other to write', () => {
+    /** A destination like `LineBuffer`, noting which way each line came. */
+    function twoWays() {
+      const ascii: string[] = [];
+      const any: string[] = [];
+      const destination = Object.assign(
+        new Writable({
+          write(chunk, _enc, done) {
+            any.push(String(chunk));
+            done();
+          },
+        }),
+        { writeAscii: (line: string) => ascii.push(line) },
+      );
+      return { ascii, any, destination };
+    }
+    const { ascii, any, destination } = twoWays();
+    const log = appLogger(createLogger({ level: 'info', name: 'meshkit', destination }), { part: 'gateway' });
+    const write = accessLineWriter(log);
+    write('req-1', 'GET', '/products/1?q=1', '/products/*', 200, 0.5);
+    write('req-2', 'GET', '/products/caf\u00e9', '/products/*', 200, 0.5);
+    write('req-"3"', 'GET', '/products/3', '/products/*', 200, 0.5);
+    log.info({ reqId: 'req-1', ...accessLine('GET', '/products/1?q=1', '/products/*', 200, 0.5) }, ACCESS_LINE_MESSAGE);
+    expect(ascii).toHaveLength(1);
+    expect(any).toHaveLength(3);
+    // Byte for byte what pino writes for the same request.
+    expect(sameTime(ascii[0] ?? '')).toBe(sameTime(any[2] ?? ''));
+    expect(JSON.parse(any[0] ?? '')).toMatchObject({ reqId: 'req-2', path: '/products/café' });
+    expect(JSON.parse(any[1] ?? '')).toMatchObject({ reqId: 'req-"3"', path: '/products/3' });
+
+    // Bindings that are not ASCII: every line goes to write.
+    const other = twoWays();
+    const named = appLogger(createLogger({ level: 'info', name: 'méshkit', destination: other.destination }), {});
+    accessLineWriter(named)('req-1', 'GET', '/products/1', '/products/*', 200, 0.5);
+    expect(other.ascii).toHaveLength(0);
+    expect(JSON.parse(other.any[0] ?? '')).toMatchObject({ name: 'méshkit', reqId: 'req-1' });
+  });
+
   it('follows the level while the process runs', () => {
     const { raw, log } = logger('warn');
     const write = accessLineWriter(log);

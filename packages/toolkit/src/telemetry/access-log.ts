@@ -70,29 +70,52 @@ export function accessLineWriter(logger: FastifyBaseLogger): AccessLineWriter {
       if (infoEnabled(logger)) logger.info({ reqId, ...accessLine(method, url, route, statusCode, elapsedMs) }, ACCESS_LINE_MESSAGE);
     };
   }
+  // Whether the time and the bindings are ASCII, kept for the last text seen of each: a line of
+  // ASCII parts only goes to a `LineBuffer` byte for byte (`writeAscii`), with no UTF-8 pass.
+  let time = '';
+  let timeAscii = true;
+  let bindings = '';
+  let bindingsAscii = true;
   return (reqId, method, url, route, statusCode, elapsedMs) => {
     // Read each time: the level and the bindings can change while the process runs.
     if ((own[levelValSym] as number) > INFO) return;
-    const line =
-      '{"level":30' +
-      (own[timeSym] as () => string)() +
-      (own[chindingsSym] as string) +
-      ',"reqId":' +
-      jsonString(reqId) +
-      ',"method":' +
-      jsonString(method) +
-      ',"path":' +
-      jsonString(urlPath(url)) +
-      ',"route":' +
-      jsonString(route) +
-      ',"statusCode":' +
-      statusCode +
-      ',"durationMs":' +
-      Math.round(elapsedMs * 10) / 10 +
-      MESSAGE_JSON;
-    (own[streamSym] as { write(line: string): void }).write(line);
+    const stream = own[streamSym] as { write(line: string): void; writeAscii?(line: string): void };
+    const now = (own[timeSym] as () => string)();
+    if (now !== time) {
+      time = now;
+      timeAscii = ASCII.test(now);
+    }
+    const chindings = own[chindingsSym] as string;
+    if (chindings !== bindings) {
+      bindings = chindings;
+      bindingsAscii = ASCII.test(chindings);
+    }
+    const path = urlPath(url);
+    const durationMs = Math.round(elapsedMs * 10) / 10;
+    if (
+      timeAscii &&
+      bindingsAscii &&
+      stream.writeAscii !== undefined &&
+      PLAIN_JSON_TEXT.test(reqId) &&
+      PLAIN_JSON_TEXT.test(method) &&
+      PLAIN_JSON_TEXT.test(path) &&
+      PLAIN_JSON_TEXT.test(route)
+    ) {
+      stream.writeAscii(
+        '{"level":30' + now + chindings + ',"reqId":"' + reqId + '","method":"' + method + '","path":"' + path +
+          '","route":"' + route + '","statusCode":' + statusCode + ',"durationMs":' + durationMs + MESSAGE_JSON,
+      );
+      return;
+    }
+    stream.write(
+      '{"level":30' + now + chindings + ',"reqId":' + jsonString(reqId) + ',"method":' + jsonString(method) +
+        ',"path":' + jsonString(path) + ',"route":' + jsonString(route) + ',"statusCode":' + statusCode +
+        ',"durationMs":' + durationMs + MESSAGE_JSON,
+    );
   };
 }
+
+const ASCII = /^[\x00-\x7f]*$/;
 
 /** Printable ASCII but `"` and `\\`: what JSON takes between quotes as it is. */
 const PLAIN_JSON_TEXT = /^[\x20\x21\x23-\x5b\x5d-\x7e]*$/;

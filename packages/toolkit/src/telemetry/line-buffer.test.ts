@@ -91,6 +91,29 @@ describe('LineBuffer', () => {
     expect(Buffer.from(drain(), 'latin1').toString('utf8')).toBe(lines.join(''));
   });
 
+  it('writes ASCII lines (writeAscii) byte for byte, in order with the others, a long one on its own', () => {
+    const { fd, drain } = fifo();
+    const out = buffer({ fd, flushEveryMs: 60_000 });
+    const lines: string[] = [];
+    for (let i = 0; i < 120; i++) {
+      const ascii = i % 3 !== 0;
+      const l = ascii ? line(i) : `{"n":${i},"s":"é€"}\n`;
+      lines.push(l);
+      if (ascii) out.writeAscii(l);
+      else out.write(l);
+      if (i === 60) {
+        const long = `{"long":"${'x'.repeat(5000)}"}\n`;
+        lines.push(long);
+        out.writeAscii(long);
+      }
+    }
+    const early = drain();
+    // Written at line boundaries only, before the end.
+    expect(early.length).toBeGreaterThan(4096);
+    out.flushSync();
+    expect(Buffer.from(early + drain(), 'latin1').toString('utf8')).toBe(lines.join(''));
+  });
+
   it('writes a quiet process its lines within flushEveryMs', async () => {
     const { fd, drain } = fifo();
     const out = buffer({ fd, flushEveryMs: 20 });

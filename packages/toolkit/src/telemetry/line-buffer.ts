@@ -59,6 +59,23 @@ export class LineBuffer {
     return true;
   }
 
+  /**
+   * `write` for a line its caller knows to be ASCII: encoded byte for byte (latin1), which copies
+   * a concatenated line straight into the buffer; UTF-8 would first flatten it into a new string.
+   */
+  writeAscii(line: string): boolean {
+    if (this.#broken) return true;
+    const bytes = line.length;
+    if (this.#used > 0 && this.#used + bytes > this.#writeBytes) this.flushSync();
+    if (bytes > this.#writeBytes) {
+      this.flushSync();
+      this.#writeOut(Buffer.from(line, 'latin1'));
+      return true;
+    }
+    this.#used += this.#buffer.write(line, this.#used, 'latin1');
+    return true;
+  }
+
   /** Writes what is gathered now (pino calls it for `fatal` lines; also at exit). */
   flushSync(): void {
     if (this.#broken) return;

@@ -258,7 +258,7 @@ export class EdgeConnection implements ResponseCarrier {
   };
 
   private readonly onDrain = (): void => {
-    this.response?.emit('drain');
+    this.response?.drained();
   };
 }
 

@@ -46,10 +46,12 @@ const ONE_STRING_MAX = 8 * 1024;
  * would put it on the wire — status line, the given headers (checked as Node checks them), `Date`,
  * `Connection` and the `Keep-Alive` hint, chunked framing when no `content-length` is given (close
  * framing for HTTP/1.0), no body for HEAD, 1xx, 204 and 304 — but held back until the first body
- * bytes, so head and a small body leave in one write. Events: `finish` once the last byte is
- * handed to the kernel, `close` after it or when the connection goes first, `drain`.
+ * bytes, so head and a small body leave in one write. Events, each listener heard once (`once`,
+ * `off`: what a relay needs, without an EventEmitter and its once-wrappers per request): `finish`
+ * once the last byte is handed to the kernel, `close` after it or when the connection goes
+ * first, `drain`.
  */
-export class EdgeResponse extends EventEmitter implements ClientResponse {
+export class EdgeResponse implements ClientResponse {
   statusCode = 200;
   writableFinished = false;
   private head: string | undefined;
@@ -59,12 +61,34 @@ export class EdgeResponse extends EventEmitter implements ClientResponse {
   private chunked = false;
   private bodiless = false;
   private keepOpen = false;
+  private onFinish: Listeners = undefined;
+  private onClose: Listeners = undefined;
+  private onDrain: Listeners = undefined;
 
   constructor(
     private readonly request: EdgeRequest,
     private readonly carrier: ResponseCarrier,
-  ) {
-    super();
+  ) {}
+
+  once(event: ResponseEvent, listener: () => void): this {
+    if (event === 'finish') this.onFinish = added(this.onFinish, listener);
+    else if (event === 'close') this.onClose = added(this.onClose, listener);
+    else this.onDrain = added(this.onDrain, listener);
+    return this;
+  }
+
+  off(event: ResponseEvent, listener: () => void): this {
+    if (event === 'finish') this.onFinish = removed(this.onFinish, listener);
+    else if (event === 'close') this.onClose = removed(this.onClose, listener);
+    else this.onDrain = removed(this.onDrain, listener);
+    return this;
+  }
+
+  /** The socket took what was buffered: `drain` listeners go on writing. */
+  drained(): void {
+    const listeners = this.onDrain;
+    this.onDrain = undefined;
+    fire(listeners);
   }
 
   get destroyed(): boolean {
@@ -154,7 +178,9 @@ export class EdgeResponse extends EventEmitter implements ClientResponse {
   gone(): void {
     if (this.closed) return;
     this.closed = true;
-    this.emit('close');
+    const listeners = this.onClose;
+    this.onClose = undefined;
+    fire(listeners);
   }
 
   private send(body: Buffer | undefined, last: boolean): boolean {
@@ -197,9 +223,37 @@ export class EdgeResponse extends EventEmitter implements ClientResponse {
     if (err) return;
     this.writableFinished = true;
     this.carrier.responded(this, this.keepOpen);
-    this.emit('finish');
+    const listeners = this.onFinish;
+    this.onFinish = undefined;
+    fire(listeners);
     this.gone();
   };
+}
+
+type ResponseEvent = 'close' | 'drain' | 'finish';
+
+/** An event's listeners: none, one (the usual case: no array), or several in the order added. */
+type Listeners = (() => void) | (() => void)[] | undefined;
+
+function added(listeners: Listeners, listener: () => void): Listeners {
+  if (listeners === undefined) return listener;
+  if (typeof listeners === 'function') return [listeners, listener];
+  listeners.push(listener);
+  return listeners;
+}
+
+/** Without the last-added registration of `listener`, as EventEmitter's `off` removes it. */
+function removed(listeners: Listeners, listener: () => void): Listeners {
+  if (listeners === listener) return undefined;
+  if (typeof listeners !== 'object') return listeners;
+  const at = listeners.lastIndexOf(listener);
+  if (at >= 0) listeners.splice(at, 1);
+  return listeners.length === 0 ? undefined : listeners;
+}
+
+function fire(listeners: Listeners): void {
+  if (typeof listeners === 'function') listeners();
+  else if (listeners !== undefined) for (const listener of listeners) listener();
 }
 
 /** A response head being put together, and what its headers say about framing. */

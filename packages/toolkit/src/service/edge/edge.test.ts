@@ -309,6 +309,26 @@ describe('the HTTP/1.1 edge in front of a node:http server', () => {
     expect(raw.lastIndexOf('{"id":"1"}')).toBeGreaterThan(large.length);
   });
 
+  it('tells each listener once, in the order added; off takes back the last registration of a listener', async () => {
+    const heard: string[] = [];
+    const { port } = await serve({
+      take(_req, res) {
+        const a = () => heard.push('finish a');
+        const b = () => heard.push('finish b');
+        const gone = () => heard.push('close gone');
+        res.once('finish', a).once('finish', b).once('finish', a).off('finish', a);
+        res.once('close', gone).once('close', () => heard.push('close kept')).off('close', gone);
+        res.once('drain', () => heard.push('drain')).off('drain', () => heard.push('never added'));
+        res.writeHead(200, ['content-length', '2']).end('ok');
+        return true;
+      },
+    });
+    const answer = await talk(port, [get('/a', 'Connection: close\r\n')]);
+    expect(answer).toMatch(/^HTTP\/1\.1 200 OK\r\n[^]*\r\n\r\nok$/);
+    // The connection's own close came after the response's: no listener heard twice, drain never.
+    expect(heard).toEqual(['finish a', 'finish b', 'close kept']);
+  });
+
   it('closes its idle connections with the server and lets a busy one finish its answer, with Connection: close', async () => {
     let answer: (() => void) | undefined;
     const { server, port } = await serve({
