@@ -21,7 +21,8 @@ export interface HTTPParser {
   unconsume(): void;
   /** A copy of the read `kOnExecute` was called for. */
   getCurrentBuffer(): Buffer;
-  [callback: number]: (...args: never[]) => unknown;
+  /** A callback by its `kOn…` index; one left undefined is not called (llhttp parses on). */
+  [callback: number]: ((...args: never[]) => unknown) | undefined;
 }
 
 interface HTTPParserClass {

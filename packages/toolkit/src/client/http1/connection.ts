@@ -92,9 +92,6 @@ export class UpstreamConnection implements Carrier {
 
     const parser = new HTTPParser();
     parser.initialize(HTTPParser.RESPONSE, {}, 0, 0);
-    parser[HTTPParser.kOnMessageBegin] = () => {
-      if (this.exchange === undefined) this.strayBytes = true;
-    };
     parser[HTTPParser.kOnHeaders] = (lines: string[]) => {
       for (const line of lines) this.flushedHeaders.push(line);
     };
@@ -194,6 +191,7 @@ export class UpstreamConnection implements Carrier {
     if (outcome instanceof Error) return this.destroy(outcome);
     if (!this.answered) return;
     this.answered = false;
+    this.parser[HTTPParser.kOnMessageBegin] = undefined;
     if (this.keepAlive && this.stopBody === undefined && !this.strayBytes) {
       if (this.readPaused) this.readOn();
       this.owner.released(this);
@@ -252,8 +250,15 @@ export class UpstreamConnection implements Carrier {
     if (exchange === undefined) return;
     this.exchange = undefined;
     this.answered = true;
+    // Until this read is parsed (`executed`): any byte after the answer begins another message.
+    // Not listened to otherwise, as a parser callback into JS per answer costs a few percent.
+    this.parser[HTTPParser.kOnMessageBegin] = this.strayMessage;
     exchange.complete();
   }
+
+  private readonly strayMessage = (): void => {
+    this.strayBytes = true;
+  };
 
   /** The socket closed without us closing it first: an answer under way is cut off. */
   private closedUnder(): void {
