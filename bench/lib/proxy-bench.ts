@@ -3,6 +3,7 @@ import { cpuOf, startBackend } from './contenders.js';
 import { type LoadResult, type LoadTool, runLoad } from './load.js';
 import { CLK_TCK, coreTicks, cpuSeconds } from './proc-cpu.js';
 import { BENCH_PATH } from './product.js';
+import { median } from './stats.js';
 
 export interface ProxyBenchOptions {
   env: BenchEnv;
@@ -18,7 +19,10 @@ export interface ProxyBenchOptions {
    * 50 connections is not enough for that on a busy machine.
    */
   primeS: number;
-  /** The 1-connection latency run, seconds. */
+  /**
+   * The 1-connection latency: direct's run, seconds; every other contender's, as this many pairs
+   * of 1 s runs back to back with direct (`pairedLatency`).
+   */
   latencyS: number;
   connections: number;
   tool: LoadTool;
@@ -30,8 +34,10 @@ export interface Measurement {
   /** Position in its round (the order rotates from round to round). */
   slot: number;
   load: LoadResult;
-  /** The same contender at 1 connection. */
+  /** The same contender at 1 connection (paired with direct: its runs taken together, p50 and p99 the medians of theirs). */
   single: LoadResult;
+  /** Its 1-connection p50 over direct's, from runs paired with direct's (not for direct itself). */
+  addedUs?: number;
   proxyUs: number;
   backendUs: number;
   brokerUs?: number;
@@ -105,6 +111,8 @@ export async function runProxyBench(options: ProxyBenchOptions): Promise<ProxyBe
     }
   }
 
+  const directOutcome = outcomes.find((o) => o.contender.id === 'direct' && o.status === 'ok');
+  const direct = directOutcome === undefined ? undefined : running.get(directOutcome);
   for (let round = 0; round < options.rounds; round++) {
     const live = outcomes.filter((o) => o.status === 'ok');
     const order = live.map((_, i) => live[(i + round) % live.length] as ContenderOutcome);
@@ -113,12 +121,13 @@ export async function runProxyBench(options: ProxyBenchOptions): Promise<ProxyBe
     for (const [slot, outcome] of order.entries()) {
       const target = running.get(outcome) as RunningContender;
       try {
-        const m = await measure(options, target, round, slot);
+        const m = await measure(options, target, round, slot, target === direct ? undefined : direct);
         outcome.measurements.push(m);
         log(
           `  ${outcome.contender.id.padEnd(20)} ${m.load.rps.toFixed(0).padStart(7)} req/s  p50 ${fmtUs(m.load.p50Us)}  ` +
             `p99 ${fmtUs(m.load.p99Us)}  proxy ${m.proxyUs.toFixed(1)} µs/req  backend ${m.backendUs.toFixed(1)} µs/req  ` +
             `1-conn p50 ${fmtUs(m.single.p50Us)}` +
+            (m.addedUs === undefined ? '' : ` (+${fmtUs(m.addedUs)} over direct, paired)`) +
             (m.load.failures > 0 ? `  FAILURES ${m.load.failures}` : ''),
         );
       } catch (err) {
@@ -158,6 +167,8 @@ async function measure(
   target: RunningContender,
   round: number,
   slot: number,
+  /** Direct, to pair the 1-connection runs with; undefined for direct itself. */
+  direct: RunningContender | undefined,
 ): Promise<Measurement> {
   const url = `${target.url}${BENCH_PATH}`;
   const load = (connections: number, durationS: number) =>
@@ -194,18 +205,63 @@ async function measure(
     throw new Error(`${result.failures} of ${result.requests} requests failed: the contender does not work`);
   }
 
-  const single = await load(1, options.latencyS);
+  const latency =
+    direct === undefined
+      ? { single: await load(1, options.latencyS), addedUs: undefined }
+      : await pairedLatency(options, url, `${direct.url}${BENCH_PATH}`);
   const perRequestUs = (seconds: number) => (seconds * 1e6) / result.requests;
   return {
     round,
     slot,
     load: result,
-    single,
+    single: latency.single,
+    ...(latency.addedUs === undefined ? {} : { addedUs: latency.addedUs }),
     proxyUs: perRequestUs(proxyCpu),
     backendUs: perRequestUs(backendCpu),
     ...(target.broker ? { brokerUs: perRequestUs(brokerCpu) } : {}),
     ...(otherLoadPercent === undefined ? {} : { otherLoadPercent }),
   };
+}
+
+/**
+ * The latency a contender adds at 1 connection: `latencyS` pairs of 1 s runs, its own and
+ * direct's back to back (which goes first alternates), and the median of the pairs' p50
+ * differences. Runs next to each other see the same machine; direct's run in another slot of the
+ * round, a minute away, saw it drift by more than the difference sought (on a noisy VM direct's
+ * own 1-connection p50 moved between 121 and 217 µs from round to round).
+ */
+async function pairedLatency(
+  options: ProxyBenchOptions,
+  url: string,
+  directUrl: string,
+): Promise<{ single: LoadResult; addedUs: number }> {
+  const oneSecond = (target: string) =>
+    runLoad({ tool: options.tool, url: target, connections: 1, durationS: 1, pin: options.env.pin('load') });
+  const own: LoadResult[] = [];
+  const differences: number[] = [];
+  for (let pair = 0; pair < Math.max(1, Math.round(options.latencyS)); pair++) {
+    let mine: LoadResult;
+    let directs: LoadResult;
+    if (pair % 2 === 0) {
+      mine = await oneSecond(url);
+      directs = await oneSecond(directUrl);
+    } else {
+      directs = await oneSecond(directUrl);
+      mine = await oneSecond(url);
+    }
+    own.push(mine);
+    differences.push(mine.p50Us - directs.p50Us);
+  }
+  const requests = own.reduce((sum, r) => sum + r.requests, 0);
+  const single: LoadResult = {
+    tool: options.tool,
+    requests,
+    rps: requests / own.length,
+    p50Us: median(own.map((r) => r.p50Us)),
+    p99Us: median(own.map((r) => r.p99Us)),
+    failures: own.reduce((sum, r) => sum + r.failures, 0),
+  };
+  return { single, addedUs: median(differences) };
 }
 
 export function fmtUs(us: number): string {

@@ -14,7 +14,7 @@ export interface SummaryRow {
   proxyUs: number;
   backendUs: number;
   brokerUs: number;
-  /** 1-connection p50 minus direct's in the same round, median over rounds. */
+  /** 1-connection p50 minus direct's (in runs paired with direct's), median over rounds. */
   addedLatencyUs: number;
   singleP50Us: number;
   failures: number;
@@ -47,7 +47,7 @@ export function summarise(result: ProxyBenchResult): Summary {
       proxyUs: median(ms.map((m) => m.proxyUs)),
       backendUs: median(ms.map((m) => m.backendUs)),
       brokerUs: median(ms.map((m) => m.brokerUs ?? Number.NaN)),
-      addedLatencyUs: sameRound((m, d) => m.single.p50Us - d.single.p50Us),
+      addedLatencyUs: sameRound((m, d) => m.addedUs ?? m.single.p50Us - d.single.p50Us),
       singleP50Us: median(ms.map((m) => m.single.p50Us)),
       failures: ms.reduce((sum, m) => sum + m.load.failures + m.single.failures, 0),
       rpsSpread: spread(ms.map((m) => m.load.rps)),
