@@ -38,6 +38,8 @@ export interface Measurement {
   single: LoadResult;
   /** Its 1-connection p50 over direct's, from runs paired with direct's (not for direct itself). */
   addedUs?: number;
+  /** The proxy's CPU per request in its 1-connection runs (not for direct). */
+  singleProxyUs?: number;
   proxyUs: number;
   backendUs: number;
   brokerUs?: number;
@@ -208,14 +210,14 @@ async function measure(
   const latency =
     direct === undefined
       ? { single: await load(1, options.latencyS), addedUs: undefined }
-      : await pairedLatency(options, url, `${direct.url}${BENCH_PATH}`);
+      : await pairedLatency(options, target, url, `${direct.url}${BENCH_PATH}`);
   const perRequestUs = (seconds: number) => (seconds * 1e6) / result.requests;
   return {
     round,
     slot,
     load: result,
     single: latency.single,
-    ...(latency.addedUs === undefined ? {} : { addedUs: latency.addedUs }),
+    ...(latency.addedUs === undefined ? {} : { addedUs: latency.addedUs, singleProxyUs: latency.proxyUs }),
     proxyUs: perRequestUs(proxyCpu),
     backendUs: perRequestUs(backendCpu),
     ...(target.broker ? { brokerUs: perRequestUs(brokerCpu) } : {}),
@@ -232,22 +234,30 @@ async function measure(
  */
 async function pairedLatency(
   options: ProxyBenchOptions,
+  target: RunningContender,
   url: string,
   directUrl: string,
-): Promise<{ single: LoadResult; addedUs: number }> {
-  const oneSecond = (target: string) =>
-    runLoad({ tool: options.tool, url: target, connections: 1, durationS: 1, pin: options.env.pin('load') });
+): Promise<{ single: LoadResult; addedUs: number; proxyUs: number }> {
+  const oneSecond = (to: string) =>
+    runLoad({ tool: options.tool, url: to, connections: 1, durationS: 1, pin: options.env.pin('load') });
+  let proxyCpu = 0;
+  const mineOnce = async () => {
+    const before = cpuOf(target.proxy);
+    const r = await oneSecond(url);
+    proxyCpu += cpuOf(target.proxy) - before;
+    return r;
+  };
   const own: LoadResult[] = [];
   const differences: number[] = [];
   for (let pair = 0; pair < Math.max(1, Math.round(options.latencyS)); pair++) {
     let mine: LoadResult;
     let directs: LoadResult;
     if (pair % 2 === 0) {
-      mine = await oneSecond(url);
+      mine = await mineOnce();
       directs = await oneSecond(directUrl);
     } else {
       directs = await oneSecond(directUrl);
-      mine = await oneSecond(url);
+      mine = await mineOnce();
     }
     own.push(mine);
     differences.push(mine.p50Us - directs.p50Us);
@@ -261,7 +271,7 @@ async function pairedLatency(
     p99Us: median(own.map((r) => r.p99Us)),
     failures: own.reduce((sum, r) => sum + r.failures, 0),
   };
-  return { single, addedUs: median(differences) };
+  return { single, addedUs: median(differences), proxyUs: requests > 0 ? (proxyCpu * 1e6) / requests : Number.NaN };
 }
 
 export function fmtUs(us: number): string {

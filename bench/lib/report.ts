@@ -64,6 +64,7 @@ export function summaryColumns(withBroker: boolean): string[] {
     'backend CPU µs/req',
     ...(withBroker ? ['NATS CPU µs/req'] : []),
     'added p50 at 1 conn',
+    'proxy CPU µs/req at 1 conn',
   ];
 }
 
@@ -73,7 +74,7 @@ export function summaryRows(rows: SummaryRow[], withBroker: boolean): (string | 
     const label = c.informational ? `${c.label} (informational)` : c.label;
     if (r.rounds === 0) {
       const why = r.outcome.status === 'unavailable' ? `not available: ${r.outcome.reason}` : `failed: ${r.outcome.reason}`;
-      return [label, c.backendLabel, why, '', '', '', '', '', ...(withBroker ? [''] : []), ''];
+      return [label, c.backendLabel, why, '', '', '', '', '', ...(withBroker ? [''] : []), '', ''];
     }
     const isDirect = c.id === 'direct';
     return [
@@ -87,6 +88,7 @@ export function summaryRows(rows: SummaryRow[], withBroker: boolean): (string | 
       fmt(r.backendUs),
       ...(withBroker ? [Number.isFinite(r.brokerUs) ? fmt(r.brokerUs) : '—'] : []),
       isDirect ? `(${fmtUs(r.singleP50Us)})` : `${fmt(r.addedLatencyUs, 0)} µs`,
+      fmt(r.singleProxyUs),
     ];
   });
 }
@@ -119,7 +121,7 @@ export function renderReport(input: ReportInput): string {
     out.push(table(summaryColumns(withBroker), summaryRows(s.rows, withBroker)), '');
     out.push(
       '× direct is computed per round against direct in the same round, the added latency from runs paired with direct\'s; then the median over the rounds is taken. ' +
-        "Direct's own 1-connection p50 is shown in parentheses.",
+        "Direct's own 1-connection p50 is shown in parentheses. At 1 connection the backend shares the proxy's core, so the proxy's CPU per request there (its own runs of the pairs) is on every request's path.",
       '',
     );
     if (input.chartFile) out.push(`![req/s and CPU per request](${input.chartFile})`, '');
@@ -148,6 +150,7 @@ export function renderReport(input: ReportInput): string {
           fmt(m.backendUs),
           m.brokerUs === undefined ? '—' : fmt(m.brokerUs),
           fmtUs(m.single.p50Us),
+          m.singleProxyUs === undefined ? '—' : fmt(m.singleProxyUs),
           m.load.requests,
           m.load.failures + m.single.failures,
           m.otherLoadPercent === undefined ? '—' : `${m.otherLoadPercent.toFixed(0)} %`,
@@ -156,7 +159,7 @@ export function renderReport(input: ReportInput): string {
     }
     out.push(
       table(
-        ['round', 'slot', 'contender', 'req/s', 'p50', 'p99', 'proxy µs/req', 'backend µs/req', 'NATS µs/req', '1-conn p50', 'requests', 'failed', 'other load on core 1'],
+        ['round', 'slot', 'contender', 'req/s', 'p50', 'p99', 'proxy µs/req', 'backend µs/req', 'NATS µs/req', '1-conn p50', 'proxy µs/req at 1 conn', 'requests', 'failed', 'other load on core 1'],
         perRound,
       ),
       '',

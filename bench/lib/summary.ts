@@ -17,6 +17,8 @@ export interface SummaryRow {
   /** 1-connection p50 minus direct's (in runs paired with direct's), median over rounds. */
   addedLatencyUs: number;
   singleP50Us: number;
+  /** The proxy's CPU per request at 1 connection, median over rounds. */
+  singleProxyUs: number;
   failures: number;
   rpsSpread: number;
 }
@@ -49,6 +51,7 @@ export function summarise(result: ProxyBenchResult): Summary {
       brokerUs: median(ms.map((m) => m.brokerUs ?? Number.NaN)),
       addedLatencyUs: sameRound((m, d) => m.addedUs ?? m.single.p50Us - d.single.p50Us),
       singleP50Us: median(ms.map((m) => m.single.p50Us)),
+      singleProxyUs: median(ms.map((m) => m.singleProxyUs ?? Number.NaN)),
       failures: ms.reduce((sum, m) => sum + m.load.failures + m.single.failures, 0),
       rpsSpread: spread(ms.map((m) => m.load.rps)),
     };
