@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { compileRoutes, defaultRoutes, matchRoute, type Route } from './route-table.js';
+import { compileRoutes, defaultRoutes, matchRoute, type Route, routeTemplate } from './route-table.js';
 
 describe('matchRoute over the default table', () => {
   const service = (path: string) => matchRoute(defaultRoutes, path)?.service;
@@ -55,5 +55,18 @@ describe('compileRoutes', () => {
         { prefix: '/a', service: 't' },
       ]),
     ).toThrow(/twice/);
+  });
+});
+
+describe('routeTemplate', () => {
+  it("names Fastify's template for a matched path: the prefix for it and its query, prefix/* below it", () => {
+    const template = (path: string) => routeTemplate(matchRoute(defaultRoutes, path) as Route, path);
+    expect(template('/users')).toBe('/users');
+    expect(template('/users?limit=5')).toBe('/users');
+    expect(template('/users/')).toBe('/users/*');
+    expect(template('/users/abc?x=1')).toBe('/users/*');
+    expect(template('/products/p1/stock')).toBe('/products/*');
+    // Made once per route, asked again and again.
+    expect(template('/orders/1')).toBe(template('/orders/2'));
   });
 });
