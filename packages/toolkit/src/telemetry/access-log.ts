@@ -90,28 +90,13 @@ export function accessLineWriter(logger: FastifyBaseLogger): AccessLineWriter {
       bindings = chindings;
       bindingsAscii = ASCII.test(chindings);
     }
-    const path = urlPath(url);
-    const durationMs = Math.round(elapsedMs * 10) / 10;
-    if (
-      timeAscii &&
-      bindingsAscii &&
-      stream.writeAscii !== undefined &&
-      PLAIN_JSON_TEXT.test(reqId) &&
-      PLAIN_JSON_TEXT.test(method) &&
-      PLAIN_JSON_TEXT.test(path) &&
-      PLAIN_JSON_TEXT.test(route)
-    ) {
-      stream.writeAscii(
-        '{"level":30' + now + chindings + ',"reqId":"' + reqId + '","method":"' + method + '","path":"' + path +
-          '","route":"' + route + '","statusCode":' + statusCode + ',"durationMs":' + durationMs + MESSAGE_JSON,
-      );
-      return;
-    }
-    stream.write(
+    quotedAllPlain = true;
+    const line =
       '{"level":30' + now + chindings + ',"reqId":' + jsonString(reqId) + ',"method":' + jsonString(method) +
-        ',"path":' + jsonString(path) + ',"route":' + jsonString(route) + ',"statusCode":' + statusCode +
-        ',"durationMs":' + durationMs + MESSAGE_JSON,
-    );
+      ',"path":' + jsonString(urlPath(url)) + ',"route":' + jsonString(route) + ',"statusCode":' + statusCode +
+      ',"durationMs":' + Math.round(elapsedMs * 10) / 10 + MESSAGE_JSON;
+    if (quotedAllPlain && timeAscii && bindingsAscii && stream.writeAscii !== undefined) stream.writeAscii(line);
+    else stream.write(line);
   };
 }
 
@@ -120,9 +105,14 @@ const ASCII = /^[\x00-\x7f]*$/;
 /** Printable ASCII but `"` and `\\`: what JSON takes between quotes as it is. */
 const PLAIN_JSON_TEXT = /^[\x20\x21\x23-\x5b\x5d-\x7e]*$/;
 
+/** Cleared by `jsonString` when a text it quoted was not plain (the line may not be ASCII then). */
+let quotedAllPlain = true;
+
 /** `JSON.stringify(text)`, without its escaping pass for the usual text that needs none. */
 function jsonString(text: string): string {
-  return PLAIN_JSON_TEXT.test(text) ? `"${text}"` : JSON.stringify(text);
+  if (PLAIN_JSON_TEXT.test(text)) return `"${text}"`;
+  quotedAllPlain = false;
+  return JSON.stringify(text);
 }
 
 /** pino's level check; a logger without one (a test's) always logs. */

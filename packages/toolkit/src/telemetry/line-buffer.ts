@@ -45,18 +45,8 @@ export class LineBuffer {
 
   /** pino's `DestinationStream.write`: one line, newline included. */
   write(line: string): boolean {
-    if (this.#broken) return true;
-    // UTF-8 takes at most 3 bytes per UTF-16 unit: flush first unless the line surely fits.
-    const most = line.length * 3;
-    if (this.#used > 0 && this.#used + most > this.#writeBytes) this.flushSync();
-    if (most > this.#writeBytes) {
-      // A line longer than a write (rare): on its own.
-      this.flushSync();
-      this.#writeOut(Buffer.from(line));
-      return true;
-    }
-    this.#used += this.#buffer.write(line, this.#used);
-    return true;
+    // UTF-8 takes at most 3 bytes per UTF-16 unit.
+    return this.#append(line, line.length * 3, 'utf8');
   }
 
   /**
@@ -64,15 +54,20 @@ export class LineBuffer {
    * a concatenated line straight into the buffer; UTF-8 would first flatten it into a new string.
    */
   writeAscii(line: string): boolean {
+    return this.#append(line, line.length, 'latin1');
+  }
+
+  /** Gathers `line`, at most `most` bytes encoded; flushes first unless it surely fits. */
+  #append(line: string, most: number, encoding: 'utf8' | 'latin1'): boolean {
     if (this.#broken) return true;
-    const bytes = line.length;
-    if (this.#used > 0 && this.#used + bytes > this.#writeBytes) this.flushSync();
-    if (bytes > this.#writeBytes) {
+    if (this.#used > 0 && this.#used + most > this.#writeBytes) this.flushSync();
+    if (most > this.#writeBytes) {
+      // A line longer than a write (rare): on its own.
       this.flushSync();
-      this.#writeOut(Buffer.from(line, 'latin1'));
+      this.#writeOut(Buffer.from(line, encoding));
       return true;
     }
-    this.#used += this.#buffer.write(line, this.#used, 'latin1');
+    this.#used += this.#buffer.write(line, this.#used, encoding);
     return true;
   }
 
