@@ -12,7 +12,7 @@ import { type ApiDocsOptions, installApiDocs } from './api-docs.js';
 import { type FrontDoor, installEdge } from './edge/edge.js';
 import { installGracefulClose } from './graceful-close.js';
 import { closeIdleConnections } from './idle-connections.js';
-import { installProblemHandling } from './problem.js';
+import { answerFrameworkError, installProblemHandling } from './problem.js';
 import { installRequestId, requestIdOptions } from './request-id.js';
 import type { ServiceApp } from './types.js';
 
@@ -75,6 +75,8 @@ export function createServiceApp(options: ServiceAppOptions = {}): ServiceApp {
     childLoggerFactory: childLoggerWithTrace,
     // Our own 503 while closing (graceful-close.ts) is problem+json with a request id.
     return503OnClosing: false,
+    // What the router refuses before any hook (bad percent-encoding, an over-long path parameter).
+    frameworkErrors: answerFrameworkError,
     schemaController: { compilersFactory: { buildValidator: strictValidatorFactory() } },
     serverFactory: meshkitServer(options.front),
   }).withTypeProvider<TypeBoxTypeProvider>();

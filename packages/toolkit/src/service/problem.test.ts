@@ -1,4 +1,5 @@
 import { Writable } from 'node:stream';
+import { request } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
 import { MeshError } from '../errors.js';
 import { createLogger } from '../telemetry/logger.js';
@@ -120,5 +121,35 @@ describe('error handler', () => {
     const res = await throwingApp().app.inject({ method: 'GET', url: '/upstream' });
     expect(res.statusCode).toBe(500);
     expect(res.body).not.toContain('internal detail');
+  });
+});
+
+describe("what Fastify's router refuses before any route runs", () => {
+  /** Over a real connection: the bytes of the path as sent, not a URL an HTTP client would fix up first. */
+  async function getRaw(app: ServiceApp, path: string) {
+    const address = await app.listen({ port: 0, host: '127.0.0.1' });
+    const res = await request(`${address}${path}`, { headers: { 'x-request-id': 'raw-1' } });
+    return { status: res.statusCode, headers: res.headers, body: (await res.body.json()) as Record<string, unknown> };
+  }
+
+  it('answers a path that is not valid percent-encoding with a 400 problem naming the request', async () => {
+    const { app, lines } = throwingApp();
+    app.get('/items/:id', async () => ({ ok: true }));
+    const res = await getRaw(app, '/items/%zz');
+    expect(res.status).toBe(400);
+    expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
+    expect(res.headers['x-request-id']).toBe('raw-1');
+    expect(res.body).toMatchObject({ type: 'urn:meshkit:problem:bad-request', status: 400, instance: '/items/%zz' });
+    expect(lines.find((l) => l.status === 400)).toMatchObject({ reqId: 'raw-1', code: 'BAD_REQUEST' });
+  });
+
+  it('answers a path parameter over maxParamLength with a 414 problem', async () => {
+    const { app } = throwingApp();
+    app.get('/items/:id', async () => ({ ok: true }));
+    const res = await getRaw(app, `/items/${'a'.repeat(150)}`);
+    expect(res.status).toBe(414);
+    expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
+    expect(res.headers['x-request-id']).toBe('raw-1');
+    expect(res.body).toMatchObject({ type: 'about:blank', title: 'URI Too Long', status: 414 });
   });
 });

@@ -11,6 +11,7 @@ import {
 } from '../errors.js';
 import { isDomainError, toMeshError } from './domain-error.js';
 import { urlPath } from '../wire/url-path.js';
+import { tagWithRequestId } from './request-id.js';
 
 /** RFC 9457 media type of every error response. */
 export const PROBLEM_CONTENT_TYPE = 'application/problem+json; charset=utf-8';
@@ -71,28 +72,41 @@ function sendBody(reply: FastifyReply, status: number, body: object): FastifyRep
  * generic 500 that reveals nothing of the server (the error itself is logged).
  */
 export function installProblemHandling(app: FastifyInstance): void {
-  app.setErrorHandler((error: unknown, request, reply) => {
-    const other = otherClientError(error);
-    if (other) {
-      request.log.info({ status: other.status }, other.detail);
-      const body = problemBody(other.status, other.title, other.detail, 'about:blank', {
-        instance: pathOf(request),
-      });
-      return sendBody(reply, other.status, body);
-    }
-    const problem = asMeshError(error, request);
-    if (problem.status >= 500 && !isMeshError(error)) {
-      request.log.error({ err: error }, 'unhandled error');
-    } else if (problem.status >= 500) {
-      request.log.warn({ err: error }, problem.message);
-    } else {
-      request.log.info({ status: problem.status, code: problem.code }, problem.message);
-    }
-    return sendProblem(reply, problem);
-  });
+  app.setErrorHandler(answerError);
   app.setNotFoundHandler((request, reply) =>
     sendProblem(reply, new MeshError('NOT_FOUND', `No route for ${request.method} ${pathOf(request)}`)),
   );
+}
+
+/**
+ * Fastify's `frameworkErrors` option: what its router refuses before any route or hook runs (a
+ * path that is not valid percent-encoding, a path parameter over `maxParamLength`) is answered
+ * like every other error, not with Fastify's own `{"error", "code", "message"}` body.
+ */
+export function answerFrameworkError(error: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
+  // No hook runs for these, the one that tags every response with its request id neither.
+  tagWithRequestId(request, reply);
+  answerError(error, request, reply);
+}
+
+function answerError(error: unknown, request: FastifyRequest, reply: FastifyReply): FastifyReply {
+  const other = otherClientError(error);
+  if (other) {
+    request.log.info({ status: other.status }, other.detail);
+    const body = problemBody(other.status, other.title, other.detail, 'about:blank', {
+      instance: pathOf(request),
+    });
+    return sendBody(reply, other.status, body);
+  }
+  const problem = asMeshError(error, request);
+  if (problem.status >= 500 && !isMeshError(error)) {
+    request.log.error({ err: error }, 'unhandled error');
+  } else if (problem.status >= 500) {
+    request.log.warn({ err: error }, problem.message);
+  } else {
+    request.log.info({ status: problem.status, code: problem.code }, problem.message);
+  }
+  return sendProblem(reply, problem);
 }
 
 /** An ajv error as Fastify attaches it to `error.validation`. */

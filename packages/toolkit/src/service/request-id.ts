@@ -1,5 +1,5 @@
 import type { IncomingHttpHeaders } from 'node:http';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { randomUuid } from '../wire/random-ids.js';
 
 /** 1–200 visible ASCII characters: anything else (empty, spaces, control bytes) is replaced. */
@@ -21,7 +21,12 @@ export const requestIdOptions = {
 /** Sets `x-request-id` on every response: successes, errors and 404s alike. */
 export function installRequestId(app: FastifyInstance): void {
   app.addHook('onSend', (request, reply, payload, done) => {
-    reply.header('x-request-id', request.id);
+    tagWithRequestId(request, reply);
     done(null, payload);
   });
+}
+
+/** The response names its request's id (also where no hook runs: Fastify's `frameworkErrors`). */
+export function tagWithRequestId(request: FastifyRequest, reply: FastifyReply): void {
+  reply.header('x-request-id', request.id);
 }
