@@ -12,7 +12,8 @@ import { type ApiDocsOptions, installApiDocs } from './api-docs.js';
 import { type FrontDoor, installEdge } from './edge/edge.js';
 import { installGracefulClose } from './graceful-close.js';
 import { closeIdleConnections } from './idle-connections.js';
-import { answerFrameworkError, installProblemHandling } from './problem.js';
+import { installHostRequirement } from './host-header.js';
+import { answerClientError, answerFrameworkError, installProblemHandling } from './problem.js';
 import { installRequestId, requestIdOptions } from './request-id.js';
 import type { ServiceApp } from './types.js';
 
@@ -77,6 +78,8 @@ export function createServiceApp(options: ServiceAppOptions = {}): ServiceApp {
     return503OnClosing: false,
     // What the router refuses before any hook (bad percent-encoding, an over-long path parameter).
     frameworkErrors: answerFrameworkError,
+    // What Node's parser refuses before there is a request: problem+json too.
+    clientErrorHandler: answerClientError,
     schemaController: { compilersFactory: { buildValidator: strictValidatorFactory() } },
     serverFactory: meshkitServer(options.front),
   }).withTypeProvider<TypeBoxTypeProvider>();
@@ -86,6 +89,7 @@ export function createServiceApp(options: ServiceAppOptions = {}): ServiceApp {
   installRequestId(app);
   installGracefulClose(app);
   installProblemHandling(app);
+  installHostRequirement(app);
   installHttpMetrics(app);
   // Before any route is added: the document is made of the routes added from here on.
   if (options.apiDocs !== false) installApiDocs(app, options.apiDocs);
@@ -163,7 +167,8 @@ function meshkitServer(front: FrontDoor | undefined): FastifyServerFactory {
       maxRequestsPerSocket: number;
     };
     const keepAliveMs = opts.keepAliveTimeout;
-    const server = http.createServer(opts.http ?? {}, (req, res) => {
+    // No Host on HTTP/1.1: a 400 problem from Fastify (host-header.ts), not Node's empty one.
+    const server = http.createServer({ ...opts.http, requireHostHeader: false }, (req, res) => {
       // What Node sets from server.keepAliveTimeout (0 here) and reads for the hint it sends.
       (res as ServerResponse & { _keepAliveTimeout: number })._keepAliveTimeout = keepAliveMs;
       handler(req, res);

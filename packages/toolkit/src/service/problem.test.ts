@@ -1,3 +1,5 @@
+import net from 'node:net';
+import { once } from 'node:events';
 import { Writable } from 'node:stream';
 import { request } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -151,5 +153,60 @@ describe("what Fastify's router refuses before any route runs", () => {
     expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
     expect(res.headers['x-request-id']).toBe('raw-1');
     expect(res.body).toMatchObject({ type: 'about:blank', title: 'URI Too Long', status: 414 });
+  });
+});
+
+describe("what Node's HTTP parser refuses before there is a request", () => {
+  async function portOf(app: ServiceApp): Promise<number> {
+    return Number(new URL(await app.listen({ port: 0, host: '127.0.0.1' })).port);
+  }
+
+  /** Sends `raw` on a new connection; the answer, read until the server closes it. */
+  async function exchangeRaw(port: number, raw: string): Promise<{ head: string; body: Record<string, unknown> | undefined }> {
+    const socket = net.connect(port, '127.0.0.1');
+    let text = '';
+    socket.setEncoding('latin1');
+    socket.on('data', (chunk: string) => (text += chunk));
+    socket.on('error', () => {});
+    socket.write(raw, 'latin1');
+    await once(socket, 'close');
+    const [head = '', body = ''] = text.split('\r\n\r\n');
+    return { head, body: body === '' ? undefined : JSON.parse(body) };
+  }
+
+  it('answers bytes that are not HTTP/1.1 with a 400 problem and a request id, then closes', async () => {
+    const { app, lines } = throwingApp();
+    const { head, body } = await exchangeRaw(await portOf(app), 'GET /plain HTTP/1.1\r\nHost: x\r\nBad Header: y\r\n\r\n');
+    expect(head).toMatch(/^HTTP\/1\.1 400 Bad Request\r\n/);
+    expect(head).toMatch(/\r\nContent-Type: application\/problem\+json/);
+    expect(head).toMatch(/\r\nConnection: close(\r\n|$)/);
+    const id = /\r\nX-Request-Id: ([0-9a-f-]{36})/.exec(head)?.[1];
+    expect(id).toBeDefined();
+    expect(body).toMatchObject({ type: 'urn:meshkit:problem:bad-request', status: 400 });
+    expect(String(body?.detail)).toMatch(/^The request is not valid HTTP\/1\.1 \(.+\)$/);
+    expect(lines.find((l) => l.reqId === id)).toMatchObject({ status: 400, code: 'HPE_INVALID_HEADER_TOKEN' });
+  });
+
+  it('answers a head larger than the server takes with a 431 problem', async () => {
+    const { app } = throwingApp();
+    const { head, body } = await exchangeRaw(await portOf(app), `GET /plain HTTP/1.1\r\nHost: x\r\nx-big: ${'a'.repeat(20_000)}\r\n\r\n`);
+    expect(head).toMatch(/^HTTP\/1\.1 431 /);
+    expect(body).toMatchObject({ type: 'about:blank', title: 'Request Header Fields Too Large', status: 431 });
+  });
+
+  it('answers HTTP/1.1 without Host with a 400 problem from the app, its request id and access line, then closes', async () => {
+    const { app, lines } = throwingApp();
+    app.get('/fine', async () => ({ ok: true }));
+    const port = await portOf(app);
+    const { head, body } = await exchangeRaw(port, 'GET /fine HTTP/1.1\r\nx-request-id: no-host\r\n\r\n');
+    expect(head).toMatch(/^HTTP\/1\.1 400 Bad Request\r\n/);
+    expect(head).toMatch(/\r\nx-request-id: no-host(\r\n|$)/);
+    expect(head).toMatch(/\r\nconnection: close(\r\n|$)/i);
+    expect(body).toMatchObject({ type: 'urn:meshkit:problem:bad-request', detail: 'An HTTP/1.1 request must carry a Host header' });
+    expect(lines.find((l) => l.reqId === 'no-host' && l.statusCode === 400)).toBeDefined();
+    // HTTP/1.0 has no Host requirement.
+    const old = await exchangeRaw(port, 'GET /fine HTTP/1.0\r\n\r\n');
+    expect(old.head).toMatch(/^HTTP\/1\.1 200 OK\r\n/);
+    expect(old.body).toEqual({ ok: true });
   });
 });

@@ -1,4 +1,5 @@
 import { STATUS_CODES } from 'node:http';
+import type { Socket } from 'node:net';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import {
   type ErrorCode,
@@ -10,6 +11,7 @@ import {
   UPSTREAM_ERROR_HEADER,
 } from '../errors.js';
 import { isDomainError, toMeshError } from './domain-error.js';
+import { randomUuid } from '../wire/random-ids.js';
 import { urlPath } from '../wire/url-path.js';
 import { tagWithRequestId } from './request-id.js';
 
@@ -87,6 +89,49 @@ export function answerFrameworkError(error: FastifyError, request: FastifyReques
   // No hook runs for these, the one that tags every response with its request id neither.
   tagWithRequestId(request, reply);
   answerError(error, request, reply);
+}
+
+/** What Node's HTTP parser refuses (`clientError`), by llhttp's code: the status Node itself would send. */
+const CLIENT_ERROR_STATUS: Record<string, number> = {
+  HPE_HEADER_OVERFLOW: 431,
+  HPE_CHUNK_EXTENSIONS_OVERFLOW: 413,
+  ERR_HTTP_REQUEST_TIMEOUT: 408,
+};
+
+/**
+ * Fastify's `clientErrorHandler` option: bytes Node's parser refuses before there is a request
+ * (not HTTP/1.x, a bad header, a head too large, a body cut short) are answered with a problem and
+ * a new request id, and the connection closes, as Node does; instead of Fastify's own
+ * `{"error", "message"}` body. Nothing is written when a response is already on its way on the
+ * connection (a pipelined request after it), nor to a connection that is gone.
+ */
+export function answerClientError(
+  this: { log: { info(obj: object, msg: string): void } },
+  error: Error & { code?: string; reason?: string },
+  socket: Socket & { _httpMessage?: { headersSent?: boolean } | null },
+): void {
+  if (error.code === 'ECONNRESET' || socket.destroyed) return;
+  const status = CLIENT_ERROR_STATUS[error.code ?? ''] ?? 400;
+  const id = randomUuid();
+  const detail =
+    status === 431
+      ? 'The request head is larger than this server accepts'
+      : status === 413
+        ? 'The chunk extensions are larger than this server accepts'
+        : status === 408
+          ? 'The request did not arrive in time'
+          : `The request is not valid HTTP/1.1${error.reason ? ` (${error.reason})` : ''}`;
+  this.log.info({ reqId: id, status, code: error.code }, detail);
+  const code = codeForStatus(status);
+  const title = code ? errorCatalogue[code].title : (STATUS_CODES[status] ?? 'Client Error');
+  const body = JSON.stringify(problemBody(status, title, detail, code ? problemType(code) : 'about:blank'));
+  if (socket.writable && !socket._httpMessage?.headersSent) {
+    socket.write(
+      `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: ${PROBLEM_CONTENT_TYPE}\r\n` +
+        `Content-Length: ${Buffer.byteLength(body)}\r\nX-Request-Id: ${id}\r\nConnection: close\r\n\r\n${body}`,
+    );
+  }
+  socket.destroy(error);
 }
 
 function answerError(error: unknown, request: FastifyRequest, reply: FastifyReply): FastifyReply {
