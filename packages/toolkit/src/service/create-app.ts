@@ -12,7 +12,7 @@ import { type ApiDocsOptions, installApiDocs } from './api-docs.js';
 import { type FrontDoor, installEdge } from './edge/edge.js';
 import { installGracefulClose } from './graceful-close.js';
 import { closeIdleConnections } from './idle-connections.js';
-import { installHostRequirement } from './host-header.js';
+import { installRequestTargetRules } from './request-target.js';
 import { answerClientError, answerFrameworkError, installProblemHandling } from './problem.js';
 import { installRequestId, requestIdOptions } from './request-id.js';
 import type { ServiceApp } from './types.js';
@@ -89,7 +89,7 @@ export function createServiceApp(options: ServiceAppOptions = {}): ServiceApp {
   installRequestId(app);
   installGracefulClose(app);
   installProblemHandling(app);
-  installHostRequirement(app);
+  installRequestTargetRules(app);
   installHttpMetrics(app);
   // Before any route is added: the document is made of the routes added from here on.
   if (options.apiDocs !== false) installApiDocs(app, options.apiDocs);
@@ -167,7 +167,7 @@ function meshkitServer(front: FrontDoor | undefined): FastifyServerFactory {
       maxRequestsPerSocket: number;
     };
     const keepAliveMs = opts.keepAliveTimeout;
-    // No Host on HTTP/1.1: a 400 problem from Fastify (host-header.ts), not Node's empty one.
+    // No Host on HTTP/1.1: a 400 problem from Fastify (request-target.ts), not Node's empty one.
     const server = http.createServer({ ...opts.http, requireHostHeader: false }, (req, res) => {
       // What Node sets from server.keepAliveTimeout (0 here) and reads for the hint it sends.
       (res as ServerResponse & { _keepAliveTimeout: number })._keepAliveTimeout = keepAliveMs;

@@ -156,7 +156,7 @@ describe("what Fastify's router refuses before any route runs", () => {
   });
 });
 
-describe("what Node's HTTP parser refuses before there is a request", () => {
+describe("malformed requests: refused by Node's parser, or by the request-target rules", () => {
   async function portOf(app: ServiceApp): Promise<number> {
     return Number(new URL(await app.listen({ port: 0, host: '127.0.0.1' })).port);
   }
@@ -208,5 +208,13 @@ describe("what Node's HTTP parser refuses before there is a request", () => {
     const old = await exchangeRaw(port, 'GET /fine HTTP/1.0\r\n\r\n');
     expect(old.head).toMatch(/^HTTP\/1\.1 200 OK\r\n/);
     expect(old.body).toEqual({ ok: true });
+  });
+
+  it('answers the asterisk form with any method but OPTIONS with a 400 problem, not the root route', async () => {
+    const { app } = throwingApp();
+    app.get('/', async () => ({ root: true }));
+    const { head, body } = await exchangeRaw(await portOf(app), 'GET * HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+    expect(head).toMatch(/^HTTP\/1\.1 400 Bad Request\r\n/);
+    expect(body).toMatchObject({ type: 'urn:meshkit:problem:bad-request', detail: 'The target "*" is only for OPTIONS' });
   });
 });
