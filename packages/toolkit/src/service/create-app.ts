@@ -6,7 +6,7 @@ import Fastify, { type FastifyBaseLogger, type FastifyServerFactory, type Fastif
 import { ConfigError } from '../config/config.js';
 import { AccessLogController, appLogger } from '../telemetry/access-log.js';
 import { createLogger } from '../telemetry/logger.js';
-import { installHttpMetrics } from '../telemetry/metrics.js';
+import { installHttpMetrics, UNMATCHED_ROUTE } from '../telemetry/metrics.js';
 import { childLoggerWithTrace, installServerSpans, type TraceIdentity } from '../telemetry/server-spans.js';
 import { type ApiDocsOptions, installApiDocs } from './api-docs.js';
 import { type FrontDoor, installEdge } from './edge/edge.js';
@@ -66,18 +66,27 @@ export function createServiceApp(options: ServiceAppOptions = {}): ServiceApp {
           ),
         };
 
+  const accessLog = new AccessLogController();
   const app = Fastify({
     ...logging,
     ...requestIdOptions,
     bodyLimit: options.bodyLimit ?? DEFAULT_BODY_LIMIT,
     forceCloseConnections: 'idle',
     // One access line per request instead of Fastify's two.
-    logController: new AccessLogController(),
+    logController: accessLog,
     childLoggerFactory: childLoggerWithTrace,
     // Our own 503 while closing (graceful-close.ts) is problem+json with a request id.
     return503OnClosing: false,
     // What the router refuses before any hook (bad percent-encoding, an over-long path parameter).
-    frameworkErrors: answerFrameworkError,
+    // Fastify runs neither hooks nor its response listeners for these: the access line and the
+    // request series are written here.
+    frameworkErrors: (error, request, reply) => {
+      reply.raw.once('finish', () => {
+        accessLog.requestCompleted(null, request, reply);
+        app.httpMetrics.record(request.method, UNMATCHED_ROUTE, reply.statusCode, reply.elapsedTime);
+      });
+      answerFrameworkError(error, request, reply);
+    },
     // What Node's parser refuses before there is a request: problem+json too.
     clientErrorHandler: answerClientError,
     schemaController: { compilersFactory: { buildValidator: strictValidatorFactory() } },

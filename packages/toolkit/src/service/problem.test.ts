@@ -143,6 +143,10 @@ describe("what Fastify's router refuses before any route runs", () => {
     expect(res.headers['x-request-id']).toBe('raw-1');
     expect(res.body).toMatchObject({ type: 'urn:meshkit:problem:bad-request', status: 400, instance: '/items/%zz' });
     expect(lines.find((l) => l.status === 400)).toMatchObject({ reqId: 'raw-1', code: 'BAD_REQUEST' });
+    // Counted and logged like any other answer, under the unmatched route.
+    const metrics = await app.inject({ method: 'GET', url: '/metrics' });
+    expect(metrics.body).toMatch(/^http_requests_total\{method="GET",route="not_found",status_code="400"\} 1$/m);
+    expect(lines.find((l) => l.msg === 'request completed')).toMatchObject({ reqId: 'raw-1', path: '/items/%zz', statusCode: 400 });
   });
 
   it('answers a path parameter over maxParamLength with a 414 problem', async () => {
