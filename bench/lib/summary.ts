@@ -82,9 +82,16 @@ export function summarise(result: ProxyBenchResult): Summary {
   const meshkitRow = rows.find((r) => r.outcome.contender.id === 'meshkit');
   if (meshkit && direct?.measurements.length && meshkitRow) {
     const added = meshkitRow.addedLatencyUs;
+    // An absolute figure that follows the machine's speed: shown beside direct's own and nginx's.
+    const directRow = rows.find((r) => r.outcome.contender.id === 'direct');
+    const nginxRow = rows.find((r) => r.outcome.contender.id === 'nginx' && r.rounds > 0);
+    const context = [
+      directRow ? `direct's own 1-connection p50 ${directRow.singleP50Us.toFixed(0)} µs` : '',
+      nginxRow ? `nginx adds ${nginxRow.addedLatencyUs.toFixed(0)} µs` : '',
+    ].filter(Boolean);
     targets.push({
       name: 'added latency at 1 connection, p50 over direct',
-      value: `${added.toFixed(0)} µs`,
+      value: `${added.toFixed(0)} µs${context.length > 0 ? ` (${context.join('; ')})` : ''}`,
       limit: '≤ 70 µs',
       met: added <= 70,
     });
