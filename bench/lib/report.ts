@@ -106,7 +106,7 @@ export function renderReport(input: ReportInput): string {
     `- Pinning: ${input.pinning}`,
     `- Load: ${input.tool}, ${params.connections} connections, 1 thread; each contender warmed up once before the first round (≥ ${params.primeS} s, until two 1 s steps agree within 10 %, ≤ ${3 * params.primeS} s), ` +
       `then per round ${params.warmupS} s of warm-up and ${params.durationS} s measured; ` +
-      `then, for the added latency at 1 connection, ${params.latencyS === 1 ? "1 pair" : `${params.latencyS} pairs`} of 1 s runs back to back with direct's (which goes first alternating), the median of the pairs' p50 differences (direct alone: ${params.latencyS} s). ${input.toolNote ?? ''}`.trimEnd(),
+      `then, for the added latency at 1 connection, ${params.latencyS === 1 ? '1 pair' : `${params.latencyS} pairs`} of 1 s runs back to back with direct's (which goes first alternating), the median of the pairs' p50 differences (direct alone: ${params.latencyS} s). ${input.toolNote ?? ''}`.trimEnd(),
     `- Request: \`GET /products/<uuid>\`, a ~190-byte JSON product; the meshkit gateway's balancer: ${input.balancer}` +
       (input.gatewayNodeOptions ? `; every meshkit gateway ran with NODE_OPTIONS="${input.gatewayNodeOptions}".` : '.'),
     `- CPU: utime + stime from \`/proc/<pid>/stat\` of each process (and its children) before and after the measured run, divided by the requests it completed.`,
