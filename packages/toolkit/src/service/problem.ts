@@ -91,11 +91,11 @@ export function answerFrameworkError(error: FastifyError, request: FastifyReques
   answerError(error, request, reply);
 }
 
-/** What Node's HTTP parser refuses (`clientError`), by llhttp's code: the status Node itself would send. */
-const CLIENT_ERROR_STATUS: Record<string, number> = {
-  HPE_HEADER_OVERFLOW: 431,
-  HPE_CHUNK_EXTENSIONS_OVERFLOW: 413,
-  ERR_HTTP_REQUEST_TIMEOUT: 408,
+/** What Node's HTTP parser refuses (`clientError`), by llhttp's code: the status Node itself would send; else 400. */
+const CLIENT_ERRORS: Record<string, { status: number; detail: string }> = {
+  HPE_HEADER_OVERFLOW: { status: 431, detail: 'The request head is larger than this server accepts' },
+  HPE_CHUNK_EXTENSIONS_OVERFLOW: { status: 413, detail: 'The chunk extensions are larger than this server accepts' },
+  ERR_HTTP_REQUEST_TIMEOUT: { status: 408, detail: 'The request did not arrive in time' },
 };
 
 /**
@@ -111,16 +111,10 @@ export function answerClientError(
   socket: Socket & { _httpMessage?: { headersSent?: boolean } | null },
 ): void {
   if (error.code === 'ECONNRESET' || socket.destroyed) return;
-  const status = CLIENT_ERROR_STATUS[error.code ?? ''] ?? 400;
+  const known = CLIENT_ERRORS[error.code ?? ''];
+  const status = known?.status ?? 400;
+  const detail = known?.detail ?? `The request is not valid HTTP/1.1${error.reason ? ` (${error.reason})` : ''}`;
   const id = randomUuid();
-  const detail =
-    status === 431
-      ? 'The request head is larger than this server accepts'
-      : status === 413
-        ? 'The chunk extensions are larger than this server accepts'
-        : status === 408
-          ? 'The request did not arrive in time'
-          : `The request is not valid HTTP/1.1${error.reason ? ` (${error.reason})` : ''}`;
   this.log.info({ reqId: id, status, code: error.code }, detail);
   const code = codeForStatus(status);
   const title = code ? errorCatalogue[code].title : (STATUS_CODES[status] ?? 'Client Error');
