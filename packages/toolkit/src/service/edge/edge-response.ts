@@ -1,4 +1,3 @@
-import { EventEmitter } from 'node:events';
 import { type OutgoingHttpHeaders, STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
 import { INVALID_VALUE, TOKEN } from '../../wire/header-syntax.js';
